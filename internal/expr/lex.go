@@ -87,6 +87,13 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func isIdentChar(c byte) bool { return isIdentStart(c) || isDigit(c) }
 
+func isBaseDigit(c byte, base int) bool {
+	if base == 8 {
+		return c >= '0' && c <= '7'
+	}
+	return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
 // next returns the next token or a lexical error.
 func (l *lexer) next() (token, *Error) {
 	src := l.src
@@ -317,12 +324,13 @@ func (l *lexer) quoted(start int) (token, *Error) {
 			if n == 0 {
 				digits, base, from = 3, 8, i+1
 			}
-			if from+digits > len(src) {
-				return token{}, newError(src, i, "invalid escape sequence")
+			j := from
+			for j < from+digits && j < len(src) && isBaseDigit(src[j], base) {
+				j++
 			}
-			v, err := strconv.ParseUint(src[from:from+digits], base, 32)
-			if err != nil || (e != 'x' && n == 0 && v > 255) {
-				return token{}, newError(src, i, "invalid escape sequence %q", src[i:from+digits])
+			v, err := strconv.ParseUint(src[from:j], base, 32)
+			if j < from+digits || err != nil || (n == 0 && v > 255) {
+				return token{}, newError(src, i, "invalid escape sequence %q", src[i:j])
 			}
 			if n >= 4 {
 				if !utf8.ValidRune(rune(v)) {

@@ -103,10 +103,22 @@ func ParseTemplate(expr string, r Resolver, values map[string]any) (*Plan, error
 }
 
 func (t token) describe() string {
-	if t.kind == tokEOF {
+	switch t.kind {
+	case tokEOF:
 		return "end of expression"
+	case tokString:
+		return "string " + t.text
 	}
 	return fmt.Sprintf("%q", t.text)
+}
+
+// unsupportedOp explains an operator of the full Milvus grammar that this
+// package does not implement.
+func (p *parser) unsupportedOp(t token) *Error {
+	if t.text == "=" {
+		return p.errf(t.pos, "unexpected \"=\"; use \"==\" to compare")
+	}
+	return p.errf(t.pos, "operator %q is not supported", t.text)
 }
 
 func (p *parser) errf(pos int, format string, args ...any) *Error {
@@ -331,6 +343,8 @@ func (p *parser) parsePredicate() (*node, error) {
 		return p.parseLike(l)
 	case p.tok.kind == tokIs:
 		return p.parseIsNull(l)
+	case p.tok.kind == tokUnsupported:
+		return nil, p.unsupportedOp(p.tok)
 	}
 	return l, nil
 }
@@ -888,7 +902,7 @@ func (p *parser) parsePrimary() (*node, error) {
 	case tokLBrace:
 		return p.parseTemplate()
 	case tokUnsupported:
-		return nil, p.errf(t.pos, "operator %q is not supported", t.text)
+		return nil, p.unsupportedOp(t)
 	}
 	return nil, p.errf(t.pos, "expected a field, a value or '(', found %s", t.describe())
 }
@@ -998,7 +1012,7 @@ func (p *parser) parseColumn(t token) (*node, error) {
 			}
 			n.col.index = int(seg.i)
 		case f.Type == Array && n.col.index >= 0:
-			return nil, p.errf(seg.pos, "Array element %s cannot be indexed further", p.src[t.pos:p.prev.end])
+			return nil, p.errf(seg.pos, "Array element %s cannot be indexed further", p.src[t.pos:n.end])
 		case f.Type == Array:
 			return nil, p.errf(seg.pos, "Array field %q can only be indexed by a non-negative integer, found %s", name, seg.describe())
 		case f.Type == JSON:
