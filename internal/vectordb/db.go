@@ -3,138 +3,381 @@ package vectordb
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
 )
-
-var errNotImplemented = errors.New("vectordb: not implemented yet")
 
 // DB is an open data directory: the collections, their indexes, the log and
 // the storage lease. All methods are safe for concurrent use.
-type DB struct{}
+type DB struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+	wal  logBackend
 
-// Open opens (creating if needed) the data directory dir. As Primary it
-// takes the storage lease, recovers from the newest checkpoint plus the log
-// and serves; as Standby it recovers the same way, then keeps tailing the
-// owner's log until Promote.
-func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
-	return nil, errNotImplemented
+	// ddl serialises catalog changes (create/drop/index/load) from
+	// validation to apply, so a DDL never races another DDL.
+	ddl sync.Mutex
+
+	mu     sync.RWMutex // guards the catalog below
+	colls  map[string]*collection
+	byID   map[int64]*collection
+	nextID int64  // next collection ID
+	lastTS uint64 // last hybrid timestamp handed out
+
+	autoID atomic.Int64 // last generated auto ID
+
+	role      atomic.Int32 // Role
+	fenced    chan struct{}
+	fenceOnce sync.Once
+
+	commits  chan *pending
+	stop     context.CancelFunc
+	bg       sync.WaitGroup
+	closed   atomic.Bool
+	closeErr error
+
+	applied atomic.Uint64 // LSN of the last applied record
+}
+
+// pending is one record waiting for the committer.
+type pending struct {
+	rec  *record
+	buf  []byte
+	done chan struct{}
+	err  error
+	n    int64 // rows removed by a delete
+}
+
+// newDB builds a DB around a log backend; recovery and the committer are
+// started by the caller.
+func newDB(dir string, opts Options, wal logBackend) *DB {
+	lg := opts.Logger
+	if lg == nil {
+		lg = slog.Default()
+	}
+	db := &DB{
+		dir: dir, opts: opts, log: lg.With("component", "vectordb"), wal: wal,
+		colls: map[string]*collection{}, byID: map[int64]*collection{},
+		nextID: 1, fenced: make(chan struct{}),
+		commits: make(chan *pending, 1024),
+	}
+	db.autoID.Store(int64(hybridTS(time.Now(), 0)))
+	return db
+}
+
+// start launches the committer (primary) or the tailer (standby).
+func (db *DB) start(mode Mode) {
+	ctx, cancel := context.WithCancel(context.Background())
+	db.stop = cancel
+	db.bg.Add(1)
+	if mode == Primary {
+		db.role.Store(int32(RolePrimary))
+		go db.commitLoop(ctx)
+		return
+	}
+	db.role.Store(int32(RoleStandby))
+	go db.tailLoop(ctx)
+}
+
+// hybridTS is a Milvus-style timestamp: physical milliseconds << 18 | logical.
+func hybridTS(t time.Time, logical uint64) uint64 {
+	return uint64(t.UnixMilli())<<18 | logical&(1<<18-1)
+}
+
+// nextTS returns a hybrid timestamp larger than any handed out before.
+func (db *DB) nextTS() uint64 {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	ts := max(hybridTS(time.Now(), 0), db.lastTS+1)
+	db.lastTS = ts
+	return ts
+}
+
+// genIDs hands out n fresh auto IDs.
+func (db *DB) genIDs(n int) []int64 {
+	last := db.autoID.Add(int64(n))
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = last - int64(n) + 1 + int64(i)
+	}
+	return ids
 }
 
 // Close stops the background work, releases the lease (primary) and closes
 // files. Acknowledged writes are already durable; Close adds nothing to them.
-func (db *DB) Close() error { return errNotImplemented }
+func (db *DB) Close() error {
+	if !db.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	db.stop()
+	db.bg.Wait()
+	db.failPending(ErrClosed)
+	return db.wal.Close()
+}
 
 // Role reports what the DB currently does.
-func (db *DB) Role() Role { return RoleFailed }
+func (db *DB) Role() Role { return Role(db.role.Load()) }
 
 // Fenced is closed when the DB stops being primary for a reason of its own
 // (lease lost, storage failure), so the keeper can step down.
-func (db *DB) Fenced() <-chan struct{} { return nil }
+func (db *DB) Fenced() <-chan struct{} { return db.fenced }
+
+// fail moves a primary to a read-only role after a failed commit.
+func (db *DB) fail(role Role, err error) {
+	db.role.CompareAndSwap(int32(RolePrimary), int32(role))
+	db.fenceOnce.Do(func() {
+		db.log.Error("refusing further writes", "role", role.String(), "err", err)
+		close(db.fenced)
+	})
+}
+
+// writable returns the error a write gets in the current role.
+func (db *DB) writable() error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	switch Role(db.role.Load()) {
+	case RolePrimary:
+		return nil
+	case RoleStandby:
+		return ErrNotPrimary
+	case RoleFenced:
+		return ErrFenced
+	}
+	return fmt.Errorf("%w: an earlier write failed; reopen the database", ErrStorage)
+}
+
+// submit hands a record to the committer and waits until it is durable
+// and applied (or failed).
+func (db *DB) submit(ctx context.Context, rec *record) (*pending, error) {
+	if err := db.writable(); err != nil {
+		return nil, err
+	}
+	p := &pending{rec: rec, buf: rec.encode(nil), done: make(chan struct{})}
+	select {
+	case db.commits <- p:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	// Once queued the outcome is decided by the committer; waiting for it
+	// even if ctx ends keeps "error returned" meaning "not applied".
+	<-p.done
+	return p, p.err
+}
+
+const maxGroupBytes = 64 << 20
+
+// commitLoop is the single committer: it takes every queued record, makes
+// them durable with one log append (group commit), applies them in log
+// order and acknowledges them.
+func (db *DB) commitLoop(ctx context.Context) {
+	defer db.bg.Done()
+	var group []*pending
+	var bufs [][]byte
+	for {
+		group, bufs = group[:0], bufs[:0]
+		select {
+		case p := <-db.commits:
+			group = append(group, p)
+		case <-ctx.Done():
+			return
+		}
+		size := len(group[0].buf)
+	drain:
+		for size < maxGroupBytes {
+			select {
+			case p := <-db.commits:
+				group = append(group, p)
+				size += len(p.buf)
+			default:
+				break drain
+			}
+		}
+		for _, p := range group {
+			bufs = append(bufs, p.buf)
+		}
+		db.commitGroup(ctx, group, bufs)
+	}
+}
+
+func (db *DB) commitGroup(ctx context.Context, group []*pending, bufs [][]byte) {
+	if err := db.writable(); err != nil {
+		for _, p := range group {
+			p.err = err
+			close(p.done)
+		}
+		return
+	}
+	last, err := db.wal.Append(ctx, bufs)
+	if err != nil {
+		if errors.Is(err, ErrFenced) {
+			db.fail(RoleFenced, err)
+			err = fmt.Errorf("%w: %w", ErrFenced, err)
+		} else {
+			db.fail(RoleFailed, err)
+			err = fmt.Errorf("%w: %w", ErrStorage, err)
+		}
+		for _, p := range group {
+			p.err = err
+			close(p.done)
+		}
+		return
+	}
+	first := last - uint64(len(group)) + 1
+	for i, p := range group {
+		p.n, p.err = db.apply(first+uint64(i), p.rec)
+		close(p.done)
+	}
+}
+
+// failPending fails records still queued when the DB closes.
+func (db *DB) failPending(err error) {
+	for {
+		select {
+		case p := <-db.commits:
+			p.err = err
+			close(p.done)
+		default:
+			return
+		}
+	}
+}
+
+// lookup returns the named collection.
+func (db *DB) lookup(name string) (*collection, error) {
+	db.mu.RLock()
+	c := db.colls[name]
+	db.mu.RUnlock()
+	if c == nil {
+		return nil, fmt.Errorf("%w: %q", ErrCollectionNotFound, name)
+	}
+	return c, nil
+}
+
+// apply executes a durable record against memory. It is the only mutator
+// and runs in log order (committer, recovery, tailer). Errors only reach
+// the submitter; the record stays in the log and replays to the same error.
+func (db *DB) apply(lsn uint64, r *record) (int64, error) {
+	defer db.applied.Store(lsn)
+	if r.op == opCreateCollection {
+		db.mu.Lock()
+		defer db.mu.Unlock()
+		if old := db.colls[r.info.Schema.Name]; old != nil {
+			return 0, fmt.Errorf("%w: %q", ErrCollectionExists, r.info.Schema.Name)
+		}
+		c := newCollection(r.info)
+		db.colls[r.info.Schema.Name] = c
+		db.byID[r.coll] = c
+		db.nextID = max(db.nextID, r.coll+1)
+		db.lastTS = max(db.lastTS, r.info.SchemaVersion)
+		return 0, nil
+	}
+	db.mu.RLock()
+	c := db.byID[r.coll]
+	db.mu.RUnlock()
+	if c == nil {
+		return 0, fmt.Errorf("%w: id %d (dropped)", ErrCollectionNotFound, r.coll)
+	}
+	switch r.op {
+	case opDropCollection:
+		db.mu.Lock()
+		delete(db.byID, r.coll)
+		if db.colls[c.info.Schema.Name] == c {
+			delete(db.colls, c.info.Schema.Name)
+		}
+		db.mu.Unlock()
+		c.close()
+		return 0, nil
+	case opInsert:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err := c.applyInsert(r.cols); err != nil {
+			return 0, err
+		}
+		if c.pk.f.AutoID {
+			ids := r.cols[c.pk.f.ID-FirstFieldID].Ints
+			if m := slices.Max(ids); m > db.autoID.Load() {
+				db.autoID.Store(m)
+			}
+		}
+		return 0, nil
+	case opDelete:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.applyDelete(&r.pks), nil
+	case opCreateIndex:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return 0, c.applyCreateIndex(r.field, r.index)
+	case opDropIndex:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return 0, c.applyDropIndex(r.field)
+	case opSetLoad:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.info.Load = r.load
+		return 0, nil
+	}
+	return 0, fmt.Errorf("%w: op %d", errCorrupt, r.op)
+}
 
 // Promote turns a standby into the primary: takes the lease (bumping the
 // epoch, sealing the old owner's log), applies the unread tail of the log
 // and starts accepting writes.
-func (db *DB) Promote(ctx context.Context) error { return errNotImplemented }
-
-// CreateCollection creates a collection. Field IDs are assigned; when
-// EnableDynamic is set the "$meta" field is appended. Creating an existing
-// collection with an identical schema succeeds (Milvus behaviour).
-func (db *DB) CreateCollection(ctx context.Context, s Schema) error { return errNotImplemented }
-
-// DropCollection drops a collection with its data and indexes. Dropping a
-// missing collection succeeds, as in Milvus.
-func (db *DB) DropCollection(ctx context.Context, name string) error { return errNotImplemented }
-
-// HasCollection reports whether the collection exists.
-func (db *DB) HasCollection(name string) bool { return false }
-
-// DescribeCollection returns the collection's schema and identity.
-func (db *DB) DescribeCollection(name string) (CollectionInfo, error) {
-	return CollectionInfo{}, errNotImplemented
+func (db *DB) Promote(ctx context.Context) error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	if db.Role() != RoleStandby {
+		return fmt.Errorf("%w: promote: role is %s", ErrInvalidArgument, db.Role())
+	}
+	// Stop tailing first: after Promote the log's tail is ours to write.
+	db.stop()
+	db.bg.Wait()
+	if err := db.wal.Promote(ctx); err != nil {
+		db.start(Standby)
+		return err
+	}
+	if err := db.wal.Replay(db.applied.Load(), db.replayOne); err != nil {
+		return fmt.Errorf("promote: replaying the log tail: %w", err)
+	}
+	db.start(Primary)
+	db.log.Info("promoted to primary", "lsn", db.applied.Load())
+	return nil
 }
 
-// ListCollections returns the collection names, sorted.
-func (db *DB) ListCollections() []string { return nil }
-
-// CreateIndex creates a vector index on field. Creating the same index again
-// succeeds; other params on an indexed field give ErrIndexConflict.
-func (db *DB) CreateIndex(ctx context.Context, coll, field string, p IndexParams) error {
-	return errNotImplemented
+// replayOne applies a logged record during recovery or tailing. A record
+// that failed when first applied fails the same way again; that is not a
+// recovery error.
+func (db *DB) replayOne(lsn uint64, b []byte) error {
+	if lsn <= db.applied.Load() {
+		return nil
+	}
+	r, err := decodeRecord(b)
+	if err != nil {
+		return fmt.Errorf("log record %d: %w", lsn, err)
+	}
+	_, _ = db.apply(lsn, r)
+	return nil
 }
 
-// DescribeIndex returns the collection's indexes, or only the one named
-// indexName (matching index or field name). No match: ErrIndexNotFound.
-func (db *DB) DescribeIndex(coll, indexName string) ([]IndexInfo, error) {
-	return nil, errNotImplemented
+// tailLoop keeps a standby's memory in step with the owner's log.
+func (db *DB) tailLoop(ctx context.Context) {
+	defer db.bg.Done()
+	for ctx.Err() == nil {
+		err := db.wal.Tail(ctx, db.applied.Load(), db.replayOne)
+		if err != nil && ctx.Err() == nil {
+			db.log.Error("standby: tailing the log", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
 }
-
-// DropIndex drops the index named indexName (or on the field of that name).
-// Milvus refuses this on a loaded collection; so does the store.
-func (db *DB) DropIndex(ctx context.Context, coll, indexName string) error {
-	return errNotImplemented
-}
-
-// Load marks the collection loaded (every vector field needs an index). The
-// state is persisted and survives restarts.
-func (db *DB) Load(ctx context.Context, coll string) error { return errNotImplemented }
-
-// Release marks the collection released.
-func (db *DB) Release(ctx context.Context, coll string) error { return errNotImplemented }
-
-// LoadState returns the persisted load state (LoadStateNotExist if the
-// collection does not exist).
-func (db *DB) LoadState(coll string) LoadState { return LoadStateNotExist }
-
-// Insert appends rows and returns their primary keys (generated ones for
-// an AutoID key). Keys are not deduplicated: a key inserted twice keeps only
-// its newest row visible, like an upsert. Returns once the rows are durable.
-func (db *DB) Insert(ctx context.Context, coll string, b *Batch) (Column, error) {
-	return Column{}, errNotImplemented
-}
-
-// Upsert inserts rows, replacing every existing row with the same key. The
-// key column is required even for AutoID collections.
-func (db *DB) Upsert(ctx context.Context, coll string, b *Batch) (Column, error) {
-	return Column{}, errNotImplemented
-}
-
-// Delete removes every row matching filter (non-empty) and returns how many
-// rows it removed.
-func (db *DB) Delete(ctx context.Context, coll, filter string, params map[string]any) (int64, error) {
-	return 0, errNotImplemented
-}
-
-// DeleteByPK removes every row whose key is in pks and returns how many.
-func (db *DB) DeleteByPK(ctx context.Context, coll string, pks Column) (int64, error) {
-	return 0, errNotImplemented
-}
-
-// Get returns the rows with the given keys, in the order of pks (missing
-// keys are skipped).
-func (db *DB) Get(ctx context.Context, coll string, pks Column, outputFields []string) (*Batch, error) {
-	return nil, errNotImplemented
-}
-
-// Query returns the rows matching the request, in primary-key order.
-func (db *DB) Query(ctx context.Context, coll string, q QueryRequest) (*Batch, error) {
-	return nil, errNotImplemented
-}
-
-// Count returns the number of rows matching filter (empty: all), i.e.
-// Milvus' count(*).
-func (db *DB) Count(ctx context.Context, coll, filter string, params map[string]any) (int64, error) {
-	return 0, errNotImplemented
-}
-
-// Search runs one k-NN search per query vector.
-func (db *DB) Search(ctx context.Context, coll string, req SearchRequest) ([]SearchResult, error) {
-	return nil, errNotImplemented
-}
-
-// Stats returns the collection's statistics.
-func (db *DB) Stats(coll string) (CollectionStats, error) {
-	return CollectionStats{}, errNotImplemented
-}
-
-// Flush is a no-op besides checking that the collections exist: every
-// acknowledged write is already durable.
-func (db *DB) Flush(ctx context.Context, colls ...string) error { return errNotImplemented }

@@ -1,0 +1,122 @@
+package vectordb
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// memLog is an in-memory logBackend for tests of the engine proper: it is
+// shared by a "primary" and a "standby" DB like the directory would be.
+type memLog struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	recs    [][]byte
+	base    uint64 // LSN of recs[0] is base+1
+	owner   int    // epoch of the node allowed to append
+	failErr error  // injected Append failure
+}
+
+type memLogHandle struct {
+	l     *memLog
+	epoch int
+}
+
+func newMemLog() *memLog {
+	l := &memLog{owner: 1}
+	l.cond = sync.NewCond(&l.mu)
+	return l
+}
+
+// handle opens the log as a node; primary handles take ownership.
+func (l *memLog) handle(primary bool) *memLogHandle {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if primary {
+		l.owner++
+		return &memLogHandle{l: l, epoch: l.owner}
+	}
+	return &memLogHandle{l: l}
+}
+
+func (h *memLogHandle) Append(ctx context.Context, recs [][]byte) (uint64, error) {
+	l := h.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failErr != nil {
+		return 0, l.failErr
+	}
+	if h.epoch != l.owner {
+		return 0, fmt.Errorf("%w: epoch %d, owner is %d", ErrFenced, h.epoch, l.owner)
+	}
+	for _, r := range recs {
+		l.recs = append(l.recs, append([]byte(nil), r...))
+	}
+	l.cond.Broadcast()
+	return l.base + uint64(len(l.recs)), nil
+}
+
+func (h *memLogHandle) Replay(after uint64, fn func(uint64, []byte) error) error {
+	l := h.l
+	l.mu.Lock()
+	recs, base := l.recs, l.base
+	l.mu.Unlock()
+	for i, r := range recs {
+		lsn := base + uint64(i) + 1
+		if lsn <= after {
+			continue
+		}
+		if err := fn(lsn, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *memLogHandle) Tail(ctx context.Context, after uint64, fn func(uint64, []byte) error) error {
+	l := h.l
+	stop := context.AfterFunc(ctx, func() {
+		l.mu.Lock()
+		l.cond.Broadcast()
+		l.mu.Unlock()
+	})
+	defer stop()
+	for {
+		if err := h.Replay(after, func(lsn uint64, b []byte) error {
+			after = lsn
+			return fn(lsn, b)
+		}); err != nil {
+			return err
+		}
+		l.mu.Lock()
+		for ctx.Err() == nil && l.base+uint64(len(l.recs)) <= after {
+			l.cond.Wait()
+		}
+		l.mu.Unlock()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+func (h *memLogHandle) Promote(ctx context.Context) error {
+	h.l.mu.Lock()
+	defer h.l.mu.Unlock()
+	h.l.owner++
+	h.epoch = h.l.owner
+	return nil
+}
+
+func (h *memLogHandle) TruncateBefore(lsn uint64) error {
+	l := h.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if lsn > l.base {
+		n := min(int(lsn-l.base), len(l.recs))
+		l.recs = l.recs[n:]
+		l.base += uint64(n)
+	}
+	return nil
+}
+
+func (h *memLogHandle) Close() error { return nil }
