@@ -82,6 +82,11 @@ func (c *collection) tombstone(r uint32) bool {
 	}
 	c.deleted.set(r)
 	c.live--
+	for _, fs := range c.fields {
+		if fs.index != nil {
+			fs.index.tombstoned(r)
+		}
+	}
 	return true
 }
 
@@ -127,7 +132,7 @@ func (c *collection) applyInsert(cols []Column) error {
 	}
 	for _, fs := range c.fields {
 		if fs.index != nil {
-			fs.index.grow(c, fs)
+			fs.index.grow()
 		}
 	}
 	return nil

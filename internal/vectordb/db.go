@@ -313,7 +313,7 @@ func (db *DB) apply(lsn uint64, r *record) (int64, error) {
 	case opCreateIndex:
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return 0, c.applyCreateIndex(r.field, r.index)
+		return 0, c.applyCreateIndex(r.field, r.index, db.log)
 	case opDropIndex:
 		c.mu.Lock()
 		defer c.mu.Unlock()

@@ -114,8 +114,8 @@ func resolveIndexParams(f *Field, p IndexParams) (IndexParams, error) {
 		if p.EfConstruction == 0 {
 			p.EfConstruction = DefaultEfConstruction
 		}
-		if p.M < 2 || p.M > 2048 {
-			return p, fmt.Errorf("%w: HNSW M %d out of range 2..2048", ErrInvalidArgument, p.M)
+		if p.M < 2 || p.M > 100 {
+			return p, fmt.Errorf("%w: HNSW M %d out of range 2..100", ErrInvalidArgument, p.M)
 		}
 		if p.EfConstruction < 1 || p.EfConstruction > 1<<16 {
 			return p, fmt.Errorf("%w: HNSW efConstruction %d out of range 1..65536", ErrInvalidArgument, p.EfConstruction)

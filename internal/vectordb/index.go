@@ -1,23 +1,189 @@
 package vectordb
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
 
-// vindex is a vector index on one field.
+	"github.com/milvus-ha/milvus-ha/internal/index"
+)
+
+// buildBatch is how many rows the builder adds per round.
+const buildBatch = 2048
+
+// vindex is a vector index on one field. Rows enter the ANN index in the
+// background (HNSW inserts are far slower than durable appends); rows
+// [0, indexed) are in it, rows from indexed on are searched exactly, so a
+// search always covers every row.
 type vindex struct {
-	params IndexParams
+	params  IndexParams
+	ann     index.Index
+	indexed atomic.Uint32
+
+	wake    chan struct{}
+	quit    chan struct{}
+	done    sync.WaitGroup
+	skipped atomic.Int64 // rows the index refused (zero vector under COSINE)
+	log     *slog.Logger
 }
 
-func (v *vindex) indexedRows() int { return 0 }
+func indexMetric(m Metric) index.Metric {
+	switch m {
+	case MetricL2:
+		return index.L2
+	case MetricIP:
+		return index.IP
+	}
+	return index.Cosine
+}
 
-// grow tells the index that rows were appended (caller holds c.mu).
-func (v *vindex) grow(c *collection, fs *fieldStore) {}
+func newVindex(p IndexParams, dim int, ann index.Index, log *slog.Logger) (*vindex, error) {
+	if ann == nil {
+		cfg := index.Config{Kind: index.KindHNSW, Metric: indexMetric(p.Metric), Dim: dim,
+			HNSW: index.HNSWParams{M: p.M, EfConstruction: p.EfConstruction}}
+		if p.Type == IndexFLAT {
+			cfg.Kind = index.KindFlat
+		}
+		var err error
+		if ann, err = index.New(cfg); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		}
+	}
+	return &vindex{params: p, ann: ann, wake: make(chan struct{}, 1), quit: make(chan struct{}), log: log}, nil
+}
+
+func (v *vindex) indexedRows() int { return int(v.indexed.Load()) }
+
+// grow tells the builder that rows were appended.
+func (v *vindex) grow() {
+	select {
+	case v.wake <- struct{}{}:
+	default:
+	}
+}
+
+// start runs the builder for the index on fs of c.
+func (v *vindex) start(c *collection, fs *fieldStore) {
+	v.done.Add(1)
+	go func() {
+		defer v.done.Done()
+		for {
+			for v.buildOnce(c, fs) {
+				select {
+				case <-v.quit:
+					return
+				default:
+				}
+			}
+			select {
+			case <-v.wake:
+			case <-v.quit:
+				return
+			}
+		}
+	}()
+	v.grow()
+}
+
+func (v *vindex) stop() {
+	close(v.quit)
+	v.done.Wait()
+}
+
+// buildOnce adds the next batch of rows; reports whether it did anything.
+func (v *vindex) buildOnce(c *collection, fs *fieldStore) bool {
+	c.mu.RLock()
+	lo := v.indexed.Load()
+	hi := min(uint32(c.rows), lo+buildBatch)
+	ids := make([]uint32, 0, hi-lo)
+	vecs := make([][]float32, 0, hi-lo)
+	for r := lo; r < hi; r++ {
+		ids = append(ids, r)
+		// Row slices point into chunks that never move or change.
+		vecs = append(vecs, fs.vecs.row(r))
+	}
+	c.mu.RUnlock()
+	if lo == hi {
+		return false
+	}
+	v.add(ids, vecs)
+	c.mu.RLock()
+	for r := lo; r < hi; r++ {
+		if c.deleted.has(r) {
+			_ = v.ann.Delete(r)
+		}
+	}
+	v.indexed.Store(hi)
+	c.mu.RUnlock()
+	return true
+}
+
+func (v *vindex) add(ids []uint32, vecs [][]float32) {
+	if h, ok := v.ann.(*index.HNSW); ok && len(ids) > 1 {
+		if h.AddBatch(ids, vecs) == nil {
+			return
+		}
+	}
+	for i, id := range ids {
+		err := v.ann.Add(id, vecs[i])
+		if err != nil && !errors.Is(err, index.ErrDuplicate) {
+			// A row the index cannot hold (a zero vector has no COSINE
+			// direction) stays stored and readable; only ANN search
+			// misses it.
+			v.skipped.Add(1)
+			v.log.Warn("vector index refused a row", "index", v.params.Name, "row", id, "err", err)
+		}
+	}
+}
+
+// tombstoned is called under c.mu (write) when row r is deleted.
+func (v *vindex) tombstoned(r uint32) {
+	if r < v.indexed.Load() {
+		_ = v.ann.Delete(r)
+	}
+}
 
 // search returns the k best live, allowed rows (caller holds c.mu.RLock).
-func (v *vindex) search(c *collection, fs *fieldStore, q []float32, k, ef int, allow *bitset) []hit {
-	return exactSearch(c, fs, v.params.Metric, q, k, allow, 0, uint32(c.rows))
+func (v *vindex) search(c *collection, fs *fieldStore, q []float32, k, ef int, allow *bitset) ([]hit, error) {
+	idx := v.indexed.Load()
+	exact := exactSearch(c, fs, v.params.Metric, q, k, allow, idx, uint32(c.rows))
+	if idx == 0 {
+		return exact, nil
+	}
+	p := index.SearchParams{K: k, Ef: ef}
+	if allow != nil {
+		p.Filter = index.Bitset(*allow)
+	}
+	res, err := v.ann.Search(q, p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	hits := exact
+	for _, r := range res {
+		// The builder may have added rows past idx since; those are
+		// already in the exact part.
+		if r.ID >= idx || c.deleted.has(r.ID) {
+			continue
+		}
+		hits = append(hits, hit{row: r.ID, score: r.Score})
+	}
+	m := v.params.Metric
+	slices.SortFunc(hits, func(a, b hit) int {
+		switch {
+		case better(m, a.score, b.score):
+			return -1
+		case better(m, b.score, a.score):
+			return 1
+		}
+		return int(a.row) - int(b.row)
+	})
+	return hits[:min(k, len(hits))], nil
 }
 
-func (c *collection) applyCreateIndex(field string, p IndexParams) error {
+func (c *collection) applyCreateIndex(field string, p IndexParams, log *slog.Logger) error {
 	fs := c.field(field)
 	if fs == nil {
 		return fmt.Errorf("%w: %q", ErrFieldNotFound, field)
@@ -25,7 +191,12 @@ func (c *collection) applyCreateIndex(field string, p IndexParams) error {
 	if fs.index != nil {
 		return fmt.Errorf("%w: field %q", ErrIndexConflict, field)
 	}
-	fs.index = &vindex{params: p}
+	v, err := newVindex(p, fs.f.Dim, nil, log)
+	if err != nil {
+		return err
+	}
+	fs.index = v
+	v.start(c, fs)
 	return nil
 }
 
@@ -34,9 +205,27 @@ func (c *collection) applyDropIndex(field string) error {
 	if fs == nil || fs.index == nil {
 		return fmt.Errorf("%w: field %q", ErrIndexNotFound, field)
 	}
+	ix := fs.index
 	fs.index = nil
+	// The builder takes c.mu; stop it without holding the lock.
+	c.mu.Unlock()
+	ix.stop()
+	c.mu.Lock()
 	return nil
 }
 
-// close releases index resources of a dropped collection.
-func (c *collection) close() {}
+// close stops the index builders of a dropped collection.
+func (c *collection) close() {
+	c.mu.Lock()
+	var ixs []*vindex
+	for _, fs := range c.fields {
+		if fs.index != nil {
+			ixs = append(ixs, fs.index)
+			fs.index = nil
+		}
+	}
+	c.mu.Unlock()
+	for _, ix := range ixs {
+		ix.stop()
+	}
+}

@@ -79,7 +79,10 @@ func (db *DB) Search(ctx context.Context, coll string, req SearchRequest) ([]Sea
 	ef := max(req.Ef, DefaultEf, k)
 	out := make([]SearchResult, len(req.Vectors))
 	for i, q := range req.Vectors {
-		hits := ix.search(c, fs, q, k, ef, allow)
+		hits, err := ix.search(c, fs, q, k, ef, allow)
+		if err != nil {
+			return nil, err
+		}
 		hits = window(hits, req.Offset, req.TopK)
 		rows := make([]uint32, len(hits))
 		res := SearchResult{Scores: make([]float32, len(hits))}
