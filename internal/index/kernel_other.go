@@ -1,0 +1,13 @@
+//go:build !amd64
+
+package index
+
+func dot(a, b []float32) float32  { return dotGo(a, b) }
+func l2sq(a, b []float32) float32 { return l2sqGo(a, b) }
+
+func dotBatch4(q []float32, d int, x []float32, nx int, out []float32) {
+	dotBatch4Go(q, d, x, nx, out)
+}
+
+// kernelName reports which distance kernel is in use (for benchmarks).
+func kernelName() string { return "go" }
