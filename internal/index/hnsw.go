@@ -71,9 +71,9 @@ type HNSW struct {
 	ml     float64
 	seed   uint64
 
-	writeMu sync.RWMutex // Add/Delete share it; WriteTo takes it alone
-	locks   []sync.Mutex // neighbour-list write locks, striped
-	topMu   sync.Mutex   // held by an Add that raises the top level
+	writeMu sync.RWMutex  // Add/Delete share it; WriteTo takes it alone
+	locks   []sync.Mutex  // neighbour-list write locks, striped
+	topMu   sync.Mutex    // held by an Add that raises the top level
 	entry   atomic.Uint64 // level<<32 | id of the entry point, or noEntry
 
 	rngMu sync.Mutex

@@ -60,9 +60,9 @@ func benchKernel(b *testing.B, f func(a, b []float32) float32, d int) {
 	_ = s
 }
 
-func BenchmarkL2Go128(b *testing.B)   { benchKernel(b, l2sqGo, 128) }
-func BenchmarkL2128(b *testing.B)     { benchKernel(b, l2sq, 128) }
-func BenchmarkDotGo128(b *testing.B)  { benchKernel(b, dotGo, 128) }
-func BenchmarkDot128(b *testing.B)    { benchKernel(b, dot, 128) }
-func BenchmarkL2Go784(b *testing.B)   { benchKernel(b, l2sqGo, 784) }
-func BenchmarkL2784(b *testing.B)     { benchKernel(b, l2sq, 784) }
+func BenchmarkL2Go128(b *testing.B)  { benchKernel(b, l2sqGo, 128) }
+func BenchmarkL2128(b *testing.B)    { benchKernel(b, l2sq, 128) }
+func BenchmarkDotGo128(b *testing.B) { benchKernel(b, dotGo, 128) }
+func BenchmarkDot128(b *testing.B)   { benchKernel(b, dot, 128) }
+func BenchmarkL2Go784(b *testing.B)  { benchKernel(b, l2sqGo, 784) }
+func BenchmarkL2784(b *testing.B)    { benchKernel(b, l2sq, 784) }
