@@ -97,6 +97,7 @@ type sim struct {
 	latency  time.Duration
 
 	err                      error // first broken invariant
+	transitions              []string
 	trace                    []string
 	checks, changes, adverts int
 }
@@ -344,6 +345,7 @@ func (s *sim) apply(i int, acts []Action) {
 		case ActionStateChange:
 			s.changes++
 			s.logf("node %d %v → %v (prio %d): %s", i, a.From, a.To, a.Priority, a.Reason)
+			s.transitions = append(s.transitions, fmt.Sprintf("%v %d %v", s.now.Sub(t0), i, a.To))
 			if a.From != cur {
 				s.fail("node %d change from %v but state was %v", i, a.From, cur)
 			}
