@@ -1,0 +1,167 @@
+package milvusapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+
+	"github.com/milvus-ha/milvus-ha/internal/vectordb"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Auth enables authentication when non-empty: clients must present
+	// this "user:password" (or token) in the authorization header.
+	Auth string
+	// Version is the milvus-ha build version reported by Connect.
+	Version string
+	// Logger receives serving errors; nil means slog.Default().
+	Logger *slog.Logger
+	// Registry receives the server's metrics; nil means a fresh registry
+	// (with Go and process collectors) served on /metrics.
+	Registry *prometheus.Registry
+}
+
+// Server serves the Milvus gRPC MilvusService and the REST v2 API for one
+// vectordb.DB, both on one listener, plus /healthz and /metrics on a
+// separate HTTP handler.
+type Server struct {
+	db   *vectordb.DB
+	svc  *service
+	gs   *grpc.Server
+	rest http.Handler
+	reg  *prometheus.Registry
+	log  *slog.Logger
+	m    *metrics
+}
+
+// New builds a server for db. It does not listen; see Serve.
+func New(db *vectordb.DB, opts Options) *Server {
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	m := newMetrics(reg)
+	svc := newService(db, opts.Version, m)
+	auth := newCredential(opts.Auth)
+	return &Server{
+		db:   db,
+		svc:  svc,
+		gs:   newGRPCServer(svc, auth, m),
+		rest: newREST(svc, auth, m),
+		reg:  reg,
+		log:  log,
+		m:    m,
+	}
+}
+
+// MilvusService returns the service implementation itself, for in-process
+// callers (benchmarks) that want the same code path without the wire.
+func (s *Server) MilvusService() milvuspb.MilvusServiceServer { return s.svc }
+
+// Serve serves gRPC and REST on ln until ctx is done, then stops
+// gracefully (in-flight RPCs finish, bounded by a short grace period).
+// It returns nil after a ctx-initiated stop.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	mux := newConnMux(ln)
+	hs := &http.Server{
+		Handler:           s.rest,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 3)
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); errc <- mux.serve() }()
+	go func() { defer wg.Done(); errc <- s.gs.Serve(mux.grpc) }()
+	go func() { defer wg.Done(); errc <- hs.Serve(mux.http) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		err = fmt.Errorf("milvus api: %w", err)
+	}
+	ln.Close()
+	stopped := make(chan struct{})
+	go func() { s.gs.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		s.gs.Stop()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	wg.Wait()
+	return err
+}
+
+// HealthHandler serves /healthz (200 "OK" while the store is primary, 500
+// otherwise; JSON when asked with Content-Type: application/json, as
+// Milvus) and /metrics.
+func (s *Server) HealthHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", s.healthz)
+	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	role := s.db.Role()
+	healthy := role == vectordb.RolePrimary
+	state := "OK"
+	code := http.StatusOK
+	if !healthy {
+		state = "milvus-ha store is " + role.String()
+		code = http.StatusInternalServerError
+	}
+	if r.Header.Get("Content-Type") == "application/json" {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		sc := 1 // Milvus StateCode Healthy
+		if !healthy {
+			sc = 2 // Abnormal
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"state":  state,
+			"detail": []map[string]any{{"name": "milvus-ha", "code": sc}},
+		})
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(state))
+}
+
+// ServeHealth serves HealthHandler on ln until ctx is done.
+func (s *Server) ServeHealth(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: s.HealthHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	}()
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("health listener: %w", err)
+	}
+	return nil
+}
