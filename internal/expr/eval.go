@@ -15,11 +15,29 @@ type pred interface {
 	eval(r Row) tri
 }
 
+// numeric is an operand whose static type is a number (or a JSON value
+// used as one). numVal avoids building a value: k is kInt (i holds the
+// number), kFloat (f), kNull or kMissing (not a number).
+type numeric interface {
+	operand
+	numVal(r Row) (i int64, f float64, k kind)
+}
+
+func numOf(v value) (int64, float64, kind) {
+	switch v.k {
+	case kInt, kFloat, kNull:
+		return v.i, v.f, v.k
+	}
+	return 0, 0, kMissing
+}
+
 // ---- operands ----
 
 type constOperand struct{ v value }
 
 func (c constOperand) value(Row) value { return c.v }
+
+func (c constOperand) numVal(Row) (int64, float64, kind) { return numOf(c.v) }
 
 type intField struct{ id int64 }
 
@@ -31,6 +49,14 @@ func (f intField) value(r Row) value {
 	return intVal(v)
 }
 
+func (f intField) numVal(r Row) (int64, float64, kind) {
+	v, ok := r.Int(f.id)
+	if !ok {
+		return 0, 0, kNull
+	}
+	return v, 0, kInt
+}
+
 type floatField struct{ id int64 }
 
 func (f floatField) value(r Row) value {
@@ -39,6 +65,14 @@ func (f floatField) value(r Row) value {
 		return value{k: kNull}
 	}
 	return floatVal(v)
+}
+
+func (f floatField) numVal(r Row) (int64, float64, kind) {
+	v, ok := r.Float(f.id)
+	if !ok {
+		return 0, 0, kNull
+	}
+	return 0, v, kFloat
 }
 
 type boolField struct{ id int64 }
@@ -111,6 +145,20 @@ func (j *jsonPath) value(r Row) value {
 	return fromJSON(x)
 }
 
+func (j *jsonPath) numVal(r Row) (int64, float64, kind) {
+	x, present, null := j.lookup(r)
+	switch {
+	case null:
+		return 0, 0, kNull
+	case !present:
+		return 0, 0, kMissing
+	}
+	if f, ok := x.(float64); ok {
+		return 0, f, kFloat
+	}
+	return numOf(fromJSON(x))
+}
+
 // arrayElem is arr[i] on an Array field.
 type arrayElem struct {
 	id   int64
@@ -145,6 +193,8 @@ func (a arrayElem) value(r Row) value {
 	return value{k: kMissing}
 }
 
+func (a arrayElem) numVal(r Row) (int64, float64, kind) { return numOf(a.value(r)) }
+
 // arrayLength is array_length(field) for Array fields and JSON arrays.
 type arrayLength struct {
 	arrayID int64
@@ -169,6 +219,8 @@ func (a arrayLength) value(r Row) value {
 	}
 	return intVal(int64(arrayLen(v, a.elem)))
 }
+
+func (a arrayLength) numVal(r Row) (int64, float64, kind) { return numOf(a.value(r)) }
 
 func arrayLen(v ArrayValue, elem Type) int {
 	switch {
@@ -196,63 +248,82 @@ var arithOpText = [...]string{"+", "-", "*", "/", "%"}
 
 type arith struct {
 	op   arithOp
-	l, r operand
+	l, r numeric
 }
 
 func (a arith) value(r Row) value {
-	return arithApply(a.op, a.l.value(r), a.r.value(r))
+	i, f, k := a.numVal(r)
+	return value{k: k, i: i, f: f}
 }
 
-// arithApply computes l op r. Two integers stay integers (wrapping, with
+func (a arith) numVal(r Row) (int64, float64, kind) {
+	li, lf, lk := a.l.numVal(r)
+	ri, rf, rk := a.r.numVal(r)
+	return arithNum(a.op, li, lf, lk, ri, rf, rk)
+}
+
+// arithApply computes l op r on values (constant folding).
+func arithApply(op arithOp, l, r value) value {
+	li, lf, lk := numOf(l)
+	ri, rf, rk := numOf(r)
+	i, f, k := arithNum(op, li, lf, lk, ri, rf, rk)
+	return value{k: k, i: i, f: f}
+}
+
+// arithNum computes l op r. Two integers stay integers (wrapping, with
 // truncating division as in Milvus' C++ core); anything else numeric is
 // float64. A null operand gives null; a non-number or integer division by
 // zero gives "missing", which no comparison but != matches.
-func arithApply(op arithOp, l, r value) value {
-	if l.k == kNull || r.k == kNull {
-		return value{k: kNull}
+func arithNum(op arithOp, li int64, lf float64, lk kind, ri int64, rf float64, rk kind) (int64, float64, kind) {
+	if lk == kNull || rk == kNull {
+		return 0, 0, kNull
 	}
-	if !l.isNumber() || !r.isNumber() {
-		return value{k: kMissing}
+	if lk == kMissing || rk == kMissing {
+		return 0, 0, kMissing
 	}
 	if op == opMod {
-		a, ok1 := l.asInt()
-		b, ok2 := r.asInt()
-		if !ok1 || !ok2 || b == 0 {
-			return value{k: kMissing}
+		a, ok1 := value{k: lk, i: li, f: lf}.asInt()
+		b, ok2 := value{k: rk, i: ri, f: rf}.asInt()
+		switch {
+		case !ok1 || !ok2 || b == 0:
+			return 0, 0, kMissing
+		case b == -1:
+			return 0, 0, kInt
 		}
-		if b == -1 {
-			return intVal(0)
-		}
-		return intVal(a % b)
+		return a % b, 0, kInt
 	}
-	if l.k == kInt && r.k == kInt {
-		a, b := l.i, r.i
+	if lk == kInt && rk == kInt {
 		switch op {
 		case opAdd:
-			return intVal(a + b)
+			return li + ri, 0, kInt
 		case opSub:
-			return intVal(a - b)
+			return li - ri, 0, kInt
 		case opMul:
-			return intVal(a * b)
+			return li * ri, 0, kInt
 		}
-		if b == 0 {
-			return value{k: kMissing}
+		switch ri {
+		case 0:
+			return 0, 0, kMissing
+		case -1:
+			return -li, 0, kInt
 		}
-		if b == -1 {
-			return intVal(-a)
-		}
-		return intVal(a / b)
+		return li / ri, 0, kInt
 	}
-	a, b := l.num(), r.num()
+	if lk == kInt {
+		lf = float64(li)
+	}
+	if rk == kInt {
+		rf = float64(ri)
+	}
 	switch op {
 	case opAdd:
-		return floatVal(a + b)
+		return 0, lf + rf, kFloat
 	case opSub:
-		return floatVal(a - b)
+		return 0, lf - rf, kFloat
 	case opMul:
-		return floatVal(a * b)
+		return 0, lf * rf, kFloat
 	}
-	return floatVal(a / b)
+	return 0, lf / rf, kFloat
 }
 
 // ---- predicates ----
@@ -292,6 +363,33 @@ type cmpPred struct {
 }
 
 func (p cmpPred) eval(r Row) tri { return compare(p.op, p.l.value(r), p.r.value(r)) }
+
+// cmpNum compares two numeric operands, at least one of them statically
+// a number, so a non-number on the other side is simply unequal.
+type cmpNum struct {
+	op   cmpOp
+	l, r numeric
+}
+
+func (p cmpNum) eval(r Row) tri {
+	li, lf, lk := p.l.numVal(r)
+	ri, rf, rk := p.r.numVal(r)
+	switch {
+	case lk == kNull || rk == kNull:
+		return tNull
+	case lk == kMissing || rk == kMissing:
+		return triOf(p.op == opNE)
+	case lk == kInt && rk == kInt:
+		return triOf(p.op.apply(cmpInt(li, ri)))
+	}
+	if lk == kInt {
+		lf = float64(li)
+	}
+	if rk == kInt {
+		rf = float64(ri)
+	}
+	return triOf(cmpFloatOp(p.op, lf, rf))
+}
 
 // Fast paths: a typed field against a constant.
 

@@ -429,12 +429,24 @@ func (p *parser) compare(l *node, op cmpOp, opTok token, r *node) (*node, error)
 			}
 		}
 		if n.p == nil {
-			n.p = cmpPred{op, col.op, constOperand{cv}}
+			n.p = p.cmpOperands(op, col, &node{t: c.t, op: constOperand{cv}})
 		}
 		return n, nil
 	}
-	n.p = cmpPred{op, l.op, r.op}
+	n.p = p.cmpOperands(op, l, r)
 	return n, nil
+}
+
+// cmpOperands picks the numeric comparison when one side is statically a
+// number: the other side is then a number or a JSON value, and a JSON
+// non-number is unequal either way.
+func (p *parser) cmpOperands(op cmpOp, l, r *node) pred {
+	ln, lok := l.op.(numeric)
+	rn, rok := r.op.(numeric)
+	if lok && rok && (l.t == sInt || l.t == sFloat || r.t == sInt || r.t == sFloat) {
+		return cmpNum{op, ln, rn}
+	}
+	return cmpPred{op, l.op, r.op}
 }
 
 // parseRange handles "lo < x <= hi" and "hi > x >= lo" after the first
@@ -772,7 +784,7 @@ func (p *parser) arith(l *node, op arithOp, opTok token, r *node) (*node, error)
 	if (op == opDiv || op == opMod) && r.c != nil && r.t == sInt && r.c.i == 0 {
 		return nil, p.errf(opTok.pos, "division by zero")
 	}
-	n.op = arith{op, l.op, r.op}
+	n.op = arith{op, l.op.(numeric), r.op.(numeric)}
 	return n, nil
 }
 
