@@ -46,6 +46,7 @@ func newRoot() *cobra.Command {
 		Version:       Version,
 	}
 	root.AddCommand(
+		newServeCmd(),
 		newBenchCmd(),
 	// Subcommands are listed here, one line each.
 	)
