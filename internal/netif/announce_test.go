@@ -3,6 +3,7 @@ package netif
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -78,6 +79,7 @@ func TestAnnouncerSendsRoundsOfAllFrames(t *testing.T) {
 		Config: AnnounceConfig{Delay: time.Millisecond, Repeat: 2, RefreshRepeat: 1},
 		Sender: fs,
 		Frames: [][]byte{{1}, {2}},
+		Logger: slog.New(slog.DiscardHandler),
 	}
 	if err := a.Run(t.Context()); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -137,7 +138,9 @@ func Listen(ifname string, fam Family, opts Options) (*Conn, error) {
 	}}
 	network, laddr := "ip4:112", bind.String()
 	if fam == IPv6 {
-		network, laddr = "ip6:112", bind.WithZone(ifname).String()
+		// Zones by index: Go's name→index cache is process-wide and would
+		// resolve "eth0" in whatever namespace filled it.
+		network, laddr = "ip6:112", bind.WithZone(strconv.Itoa(ifi.Index)).String()
 	}
 	c.pc, err = lc.ListenPacket(context.Background(), network, laddr)
 	if err != nil {
@@ -330,7 +333,7 @@ func (c *Conn) sendOne(payload []byte, dst netip.Addr) error {
 		err = c.raw4.WriteTo(h, payload, nil)
 	} else {
 		cm := &ipv6.ControlMessage{Src: c.src.AsSlice(), IfIndex: c.ifi.Index, HopLimit: TTL, TrafficClass: TOS}
-		_, err = c.pc6.WriteTo(payload, cm, &net.IPAddr{IP: dst.AsSlice(), Zone: c.ifi.Name})
+		_, err = c.pc6.WriteTo(payload, cm, &net.IPAddr{IP: dst.AsSlice(), Zone: strconv.Itoa(c.ifi.Index)})
 	}
 	if err != nil {
 		c.sendErr.Add(1)

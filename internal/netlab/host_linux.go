@@ -47,14 +47,10 @@ func (h *Host) MAC() net.HardwareAddr { return append(net.HardwareAddr(nil), h.m
 // Ifname is the host's lab interface name, always "eth0".
 func (h *Host) Ifname() string { return "eth0" }
 
-// LinkLocal is eth0's IPv6 link-local address (zone "eth0"); the zero
-// Addr when the lab has no IPv6.
-func (h *Host) LinkLocal() netip.Addr {
-	if !h.ll.IsValid() {
-		return h.ll
-	}
-	return h.ll.WithZone("eth0")
-}
+// LinkLocal is eth0's IPv6 link-local address, without a zone (inside the
+// host, name the zone by index: Go caches zone names process-wide, across
+// namespaces); the zero Addr when the lab has no IPv6.
+func (h *Host) LinkLocal() netip.Addr { return h.ll }
 
 // NetNS is the name of the host's network namespace (for `ip netns exec`).
 func (h *Host) NetNS() string { return h.lab.prefix + "-" + h.name }

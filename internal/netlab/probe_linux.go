@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -23,7 +24,7 @@ var pingSeq atomic.Uint32
 
 // Ping sends ICMP echo requests from the host to addr (one every 200 ms)
 // until one is answered or ctx ends (5 s when ctx has no deadline). An
-// IPv6 link-local addr without a zone is sent out of eth0.
+// IPv6 link-local addr is always sent out of eth0 (its zone is ignored).
 func (h *Host) Ping(ctx context.Context, addr netip.Addr) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -47,9 +48,11 @@ func (h *Host) Ping(ctx context.Context, addr netip.Addr) error {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
 	defer stop()
 
-	dst := &net.IPAddr{IP: addr.AsSlice(), Zone: addr.Zone()}
-	if addr.Is6() && addr.IsLinkLocalUnicast() && addr.Zone() == "" {
-		dst.Zone = "eth0"
+	// Zones go by index: Go's zone-name cache is process-wide and may have
+	// been filled in another namespace.
+	dst := &net.IPAddr{IP: addr.AsSlice()}
+	if addr.Is6() && addr.IsLinkLocalUnicast() {
+		dst.Zone = strconv.Itoa(h.ifindex)
 	}
 	id := os.Getpid() & 0xffff
 	typ, reply := icmp.Type(ipv4.ICMPTypeEcho), icmp.Type(ipv4.ICMPTypeEchoReply)

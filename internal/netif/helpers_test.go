@@ -1,0 +1,5 @@
+package netif
+
+import "errors"
+
+func errorsJoin(errs ...error) error { return errors.Join(errs...) }
