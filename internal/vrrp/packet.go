@@ -179,7 +179,7 @@ func (p *Packet) Marshal(src, dst netip.Addr) ([]byte, error) {
 
 // Parse decodes and checks the well-formedness of a VRRP payload received
 // from src for dst (the IP header's addresses). It checks what a packet must
-// satisfy whoever receives it: version, exact length, checksum, type, auth
+// satisfy whoever receives it: version, exact length, checksum, type, VRID, auth
 // type, interval. Whether the packet suits the local instance is Expect.Check.
 // Every error is a *RejectError.
 func Parse(b []byte, src, dst netip.Addr) (*Packet, error) {
@@ -229,6 +229,9 @@ func Parse(b []byte, src, dst netip.Addr) (*Packet, error) {
 
 	if t := b[0] & 0x0f; t != typeAdvertisement {
 		return nil, reject(ReasonBadType, "invalid packet type %d", t)
+	}
+	if p.VRID == 0 {
+		return nil, reject(ReasonBadVRID, "VRID 0 is invalid")
 	}
 	if version == 2 {
 		switch p.AuthType = b[4]; p.AuthType {
@@ -343,6 +346,7 @@ const (
 	ReasonBadLength         Reason = "bad_length"          // length ≠ header + addresses (+ v2 auth)
 	ReasonBadChecksum       Reason = "bad_checksum"        // no accepted checksum form matches
 	ReasonBadType           Reason = "bad_type"            // not an advertisement
+	ReasonBadVRID           Reason = "bad_vrid"            // VRID 0
 	ReasonBadAuthType       Reason = "bad_auth_type"       // v2 auth type not 0, 1 or 2
 	ReasonAuthAHUnsupported Reason = "auth_ah_unsupported" // v2 auth type 2 (IPsec-AH)
 	ReasonBadInterval       Reason = "bad_interval"        // v3 interval 0
@@ -360,7 +364,7 @@ const (
 func Reasons() []Reason {
 	return []Reason{
 		ReasonTruncated, ReasonBadVersion, ReasonBadAddress, ReasonBadLength,
-		ReasonBadChecksum, ReasonBadType, ReasonBadAuthType, ReasonAuthAHUnsupported,
+		ReasonBadChecksum, ReasonBadType, ReasonBadVRID, ReasonBadAuthType, ReasonAuthAHUnsupported,
 		ReasonBadInterval, ReasonVRIDMismatch, ReasonBadTTL, ReasonVersionMismatch,
 		ReasonAuthMismatch, ReasonIntervalMismatch, ReasonAddrMismatch,
 		ReasonCastMismatch, ReasonUnknownPeer,

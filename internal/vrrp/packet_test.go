@@ -261,6 +261,7 @@ func TestParseRejects(t *testing.T) {
 		{"v3 bad checksum", func() []byte { b := slices.Clone(v3); b[2]--; return b }(), nodeA, Group4, ReasonBadChecksum, "VRRPv3"},
 		{"v3 other destination", v3, nodeA, netip.MustParseAddr("224.0.0.19"), ReasonBadChecksum, "VRRPv3"},
 		{"type 2", edit(v3, func(b []byte) []byte { b[0] = 0x32; return b }), nodeA, Group4, ReasonBadType, "type 2"},
+		{"VRID 0", edit(v3, func(b []byte) []byte { b[1] = 0; return b }), nodeA, Group4, ReasonBadVRID, "VRID 0"},
 		{"auth AH", edit(v2, func(b []byte) []byte { b[4] = AuthAH; return b }), nodeA, Group4, ReasonAuthAHUnsupported, "authentication type AH not supported"},
 		{"auth type 3", edit(v2, func(b []byte) []byte { b[4] = 3; return b }), nodeA, Group4, ReasonBadAuthType, "invalid auth type 3"},
 		{"v3 interval 0", edit(v3, func(b []byte) []byte { b[4], b[5] = 0xf0, 0; return b }), nodeA, Group4, ReasonBadInterval, "interval 0"},
@@ -368,7 +369,7 @@ func TestReasonsComplete(t *testing.T) {
 		}
 		seen[r] = true
 	}
-	if len(seen) != 17 {
+	if len(seen) != 18 {
 		t.Fatalf("%d reasons", len(seen))
 	}
 }
