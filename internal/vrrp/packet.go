@@ -74,7 +74,7 @@ type Packet struct {
 	// AuthType and Auth are VRRPv2 only: the Auth Type byte and the 8-byte
 	// trailer after the addresses (the password for AuthPass).
 	AuthType uint8
-	Auth     [authLen]byte
+	Auth     [8]byte
 	// AdvertInterval is whole seconds on the wire for v2, centiseconds for v3.
 	AdvertInterval time.Duration
 	Addrs          []netip.Addr
@@ -85,8 +85,8 @@ type Packet struct {
 
 // PassAuth returns the 8-byte VRRPv2 trailer for an auth_pass password the way
 // keepalived builds it: truncated to 8 bytes, NUL padded.
-func PassAuth(password string) [authLen]byte {
-	var a [authLen]byte
+func PassAuth(password string) [8]byte {
+	var a [8]byte
 	copy(a[:], password)
 	return a
 }
@@ -272,7 +272,7 @@ type Expect struct {
 	// AuthType and Auth (see PassAuth) are compared for VRRPv2 only;
 	// keepalived ignores authentication for v3.
 	AuthType uint8
-	Auth     [authLen]byte
+	Auth     [8]byte
 	// AdvertInterval must match exactly for VRRPv2; a v3 backup instead
 	// follows the master's interval.
 	AdvertInterval time.Duration
