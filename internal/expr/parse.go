@@ -894,6 +894,9 @@ func (p *parser) parsePrimary() (*node, error) {
 		if p.tok.kind == tokLParen {
 			return p.parseCall(t)
 		}
+		if (t.text == "iso" || t.text == "ISO") && p.tok.kind == tokString {
+			return nil, p.errf(t.pos, "ISO timestamp comparisons are not supported")
+		}
 		return p.parseColumn(t)
 	case tokLParen:
 		if err := p.advance(); err != nil {

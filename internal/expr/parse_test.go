@@ -100,6 +100,7 @@ func TestParseRejects(t *testing.T) {
 		{`text_match(name, "x")`, `filter: 1:1: function text_match is not supported`},
 		{`foo(name)`, `filter: 1:1: unknown function "foo"`},
 		{`Array_Contains(tags, "a")`, `filter: 1:1: unknown function "Array_Contains"`},
+		{`ts > ISO "2024-01-01T00:00:00Z"`, `filter: 1:6: ISO timestamp comparisons are not supported`},
 		{`age ** 2 > 3`, `filter: 1:5: operator ** applies only to constants`},
 		{`{x} == 1`, `filter: 1:1: template variable {x} has no value`},
 		// schema binding
