@@ -107,6 +107,9 @@ type pathSeg struct {
 type jsonPath struct {
 	id   int64
 	path []pathSeg
+	// nullable: Row's ok=false is SQL null. Otherwise (the dynamic field,
+	// non-nullable JSON fields) it is an empty document: keys are missing.
+	nullable bool
 }
 
 // lookup returns the raw JSON value at the path; present is false for a
@@ -114,7 +117,7 @@ type jsonPath struct {
 func (j *jsonPath) lookup(r Row) (x any, present, null bool) {
 	x, ok := r.JSON(j.id)
 	if !ok {
-		return nil, false, true
+		return nil, false, j.nullable
 	}
 	for _, s := range j.path {
 		switch t := x.(type) {
@@ -171,26 +174,10 @@ func (a arrayElem) value(r Row) value {
 	if !ok {
 		return value{k: kNull}
 	}
-	i := a.idx
-	switch {
-	case a.elem.isInteger():
-		if i < len(v.Ints) {
-			return intVal(v.Ints[i])
-		}
-	case a.elem.isFloat():
-		if i < len(v.Floats) {
-			return floatVal(v.Floats[i])
-		}
-	case a.elem == Bool:
-		if i < len(v.Bools) {
-			return boolVal(v.Bools[i])
-		}
-	case a.elem == VarChar:
-		if i < len(v.Strings) {
-			return strVal(v.Strings[i])
-		}
+	if a.idx >= arrayLen(v, a.elem) {
+		return value{k: kMissing}
 	}
-	return value{k: kMissing}
+	return arrayAt(v, a.elem, a.idx)
 }
 
 func (a arrayElem) numVal(r Row) (int64, float64, kind) { return numOf(a.value(r)) }
@@ -243,8 +230,6 @@ const (
 	opDiv
 	opMod
 )
-
-var arithOpText = [...]string{"+", "-", "*", "/", "%"}
 
 type arith struct {
 	op   arithOp
@@ -504,7 +489,6 @@ type valueSet struct {
 	hasTrue  bool
 	hasFalse bool
 	lists    []value // nested lists (json_contains_any with lists)
-	n        int     // number of distinct elements
 }
 
 func newValueSet(vals []value) *valueSet {
@@ -513,7 +497,6 @@ func newValueSet(vals []value) *valueSet {
 		if s.has(v) {
 			continue
 		}
-		s.n++
 		if i, ok := v.asInt(); ok {
 			if s.ints == nil {
 				s.ints = make(map[int64]struct{})

@@ -142,6 +142,35 @@ func TestEvalSemantics(t *testing.T) {
 	}
 }
 
+func TestEvalRowWithoutJSON(t *testing.T) {
+	s := testSchema()
+	s.Fields = append(s.Fields, Field{Name: "nj", ID: 120, Type: JSON, Nullable: true})
+	empty := mapRow{} // no dynamic data, meta and nj absent
+	tests := []struct {
+		expr string
+		want bool
+	}{
+		{`color != "red"`, true}, // $meta is never null: keys are just missing
+		{`not exists color`, true},
+		{`color is null`, true},
+		{`meta["a"] != 1`, true},
+		{`nj["a"] != 1`, false}, // a null nullable JSON field is unknown
+		{`not exists nj["a"]`, false},
+		{`nj is null`, true},
+		{`meta is null or $meta is null or age is null`, false},
+		{`meta is not null and $meta is not null`, true},
+	}
+	for _, tt := range tests {
+		p, err := Parse(tt.expr, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Eval(empty); got != tt.want {
+			t.Errorf("Eval(%q) on empty row = %v, want %v", tt.expr, got, tt.want)
+		}
+	}
+}
+
 func TestEvalJSONNumber(t *testing.T) {
 	d := json.NewDecoder(strings.NewReader(`{"n":7,"f":7.5,"big":9007199254740993}`))
 	d.UseNumber()

@@ -679,6 +679,10 @@ func (p *parser) parseIsNull(x *node) (*node, error) {
 		return n, nil
 	}
 	n.p = nullPred{x.col.f}
+	if !x.col.f.Nullable {
+		// Never null (the dynamic field is an empty document at worst).
+		n.p = constPred{tFalse}
+	}
 	if negate {
 		n.p = notPred{n.p}
 	}
@@ -1045,7 +1049,7 @@ func (p *parser) parseColumn(t token) (*node, error) {
 	}
 	switch {
 	case f.Type == JSON:
-		n.col.json = &jsonPath{id: f.ID, path: path}
+		n.col.json = &jsonPath{id: f.ID, path: path, nullable: f.Nullable}
 		n.op = n.col.json
 		n.t = sJSON
 		if len(path) == 0 {

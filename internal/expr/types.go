@@ -123,7 +123,9 @@ type Row interface {
 	Float(id int64) (v float64, ok bool)
 	Bool(id int64) (v bool, ok bool)
 	String(id int64) (v string, ok bool)
-	// JSON returns a decoded JSON document as encoding/json produces it:
+	// JSON returns a decoded JSON document as encoding/json produces it.
+	// ok=false is null for a Nullable JSON field and an empty document
+	// otherwise (a row without dynamic keys). Values are
 	// map[string]any, []any, string, bool, nil and float64 or json.Number
 	// (decode with UseNumber to keep Milvus' integer arithmetic on JSON
 	// numbers exact). int and int64 are accepted too.
