@@ -474,9 +474,11 @@ func (p *kparser) script(l kline) {
 	if old, dup := p.cfg.Scripts[name]; dup {
 		p.d.errorf(l.pos, "vrrp_script %s already defined at %s", name, old.Pos)
 	}
+	sawScript := false
 	p.block(l, func(l kline) {
 		switch kw := l.toks[0]; kw {
 		case "script":
+			sawScript = true
 			if h, ok := p.hook(l, false); ok {
 				s.Command, s.Args = h.Command, h.Args
 			}
@@ -533,7 +535,9 @@ func (p *kparser) script(l kline) {
 		}
 	})
 	if len(s.Args) == 0 {
-		p.d.errorf(l.pos, "vrrp_script %s has no script", name)
+		if !sawScript {
+			p.d.errorf(l.pos, "vrrp_script %s has no script", name)
+		}
 		return
 	}
 	if s.Timeout == 0 {

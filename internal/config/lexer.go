@@ -141,6 +141,9 @@ func (lx *lexer) segments(pos Pos, text string) {
 			lx.d.errorf(pos, "unterminated quote")
 			return
 		}
+		if len(toks) == 0 {
+			return // only exotic whitespace such as \r or \v
+		}
 		lx.lines = append(lx.lines, kline{pos: pos, text: s, toks: toks})
 	}
 	for i := 0; i < len(text); i++ {

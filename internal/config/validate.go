@@ -41,6 +41,15 @@ func (c *Config) key(k string) string {
 	return k
 }
 
+// subject prefixes instance messages; a native file has one instance, so
+// naming it would only confuse.
+func (c *Config) subject(in *Instance) string {
+	if c.Format == FormatYAML {
+		return ""
+	}
+	return "vrrp_instance " + in.Name + ": "
+}
+
 func (c *Config) dur(d time.Duration) string {
 	if c.Format == FormatYAML {
 		return d.String()
@@ -112,13 +121,13 @@ func (c *Config) validateInstance(d *diag, in *Instance) {
 		d.errorf(in.PosOf(key), format, args...)
 	}
 	if in.Interface == "" {
-		errf("interface", "%s %s: interface is required", c.key("vrrp_instance"), in.Name)
+		errf("interface", "%sinterface is required", c.subject(in))
 	} else if len(in.Interface) > 15 || strings.ContainsAny(in.Interface, "/ \t:") {
 		errf("interface", "interface '%s' is not a valid interface name", in.Interface)
 	}
 	switch {
 	case in.VRID == 0:
-		errf("virtual_router_id", "%s %s: %s is required", c.key("vrrp_instance"), in.Name, c.key("virtual_router_id"))
+		errf("virtual_router_id", "%s%s is required", c.subject(in), c.key("virtual_router_id"))
 	case in.VRID < 1 || in.VRID > 255:
 		errf("virtual_router_id", "%s %d out of range 1..255", c.key("virtual_router_id"), in.VRID)
 	}
@@ -137,25 +146,25 @@ func (c *Config) validateInstance(d *diag, in *Instance) {
 	}
 
 	if len(in.VIPs) == 0 {
-		errf("virtual_ipaddress", "%s %s: no %s (at least one VIP is required)", c.key("vrrp_instance"), in.Name, c.key("virtual_ipaddress"))
+		errf("virtual_ipaddress", "%sno %s (at least one VIP is required)", c.subject(in), c.key("virtual_ipaddress"))
 	}
 	if len(in.VIPs) > 255 {
-		errf("virtual_ipaddress", "%s %s: %d VIPs, at most 255 fit in an advert", c.key("vrrp_instance"), in.Name, len(in.VIPs))
+		errf("virtual_ipaddress", "%s%d VIPs, at most 255 fit in an advert", c.subject(in), len(in.VIPs))
 	}
 	var v6 bool
 	for i, v := range in.VIPs {
 		if !v.Prefix.IsValid() {
-			errf("virtual_ipaddress", "%s %s: invalid VIP", c.key("vrrp_instance"), in.Name)
+			errf("virtual_ipaddress", "%sinvalid VIP", c.subject(in))
 			continue
 		}
 		if i == 0 {
 			v6 = v.Prefix.Addr().Is6()
 		} else if v.Prefix.Addr().Is6() != v6 {
-			errf("virtual_ipaddress", "%s %s: VIP %s is not the same address family as %s", c.key("vrrp_instance"), in.Name, v.Prefix, in.VIPs[0].Prefix)
+			errf("virtual_ipaddress", "%sVIP %s is not the same address family as %s", c.subject(in), v.Prefix, in.VIPs[0].Prefix)
 		}
 	}
 	if v6 && in.Version == 2 {
-		errf("version", "%s %s: VRRPv2 does not support IPv6; use version 3", c.key("vrrp_instance"), in.Name)
+		errf("version", "%sVRRPv2 does not support IPv6; use version 3", c.subject(in))
 	}
 	if in.SrcIP.IsValid() && len(in.VIPs) > 0 && in.SrcIP.Is6() != v6 {
 		errf("unicast_src_ip", "unicast_src_ip %s is not the same address family as the VIPs", in.SrcIP)
@@ -188,7 +197,7 @@ func (c *Config) validateInstance(d *diag, in *Instance) {
 	}
 	for _, h := range []*Hook{in.Notify.Master, in.Notify.Backup, in.Notify.Fault, in.Notify.Stop, in.Notify.Generic} {
 		if h != nil && len(h.Args) == 0 {
-			errf("notify", "%s %s: notify hook without a command", c.key("vrrp_instance"), in.Name)
+			errf("notify", "%snotify hook without a command", c.subject(in))
 		}
 	}
 }
