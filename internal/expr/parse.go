@@ -681,7 +681,8 @@ func (p *parser) parseIsNull(x *node) (*node, error) {
 	n.p = nullPred{x.col.f}
 	if !x.col.f.Nullable {
 		// Never null (the dynamic field is an empty document at worst).
-		n.p = constPred{tFalse}
+		n.p = constPred{triOf(negate)}
+		return n, nil
 	}
 	if negate {
 		n.p = notPred{n.p}
