@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"net/netip"
 	"os"
 	"testing"
@@ -270,7 +271,7 @@ func TestRemoveLeftoverVIPs(t *testing.T) {
 		{Prefix: netip.MustParsePrefix("198.18.0.101/32"), Dev: "eth0"},
 		{Prefix: netip.MustParsePrefix("198.18.0.102/24"), Dev: "eth0"}, // never added
 	}
-	doT(t, a, func() error { return errorsJoin(AddVIP(cfg[0]), AddVIP(cfg[1])) })
+	doT(t, a, func() error { return errors.Join(AddVIP(cfg[0]), AddVIP(cfg[1])) })
 	// an address with the same IP but another prefix length is not ours
 	var removed, present []VIP
 	doT(t, a, func() error {
