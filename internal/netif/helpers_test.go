@@ -6,7 +6,6 @@ import (
 	"github.com/milvus-ha/milvus-ha/internal/netlab"
 )
 
-
 // netlabFor builds a two-host lab for a benchmark.
 func netlabFor(b *testing.B) []*netlab.Host {
 	l := netlab.NewT(b, netlab.Options{})
