@@ -16,6 +16,10 @@ type searchScratch struct {
 	cand  minHeap
 	top   maxHeap
 	out   []item
+	// One expansion's unvisited neighbours, their vectors and distances.
+	ids  []uint32
+	ptrs []*float32
+	ds   []float32
 }
 
 func (h *HNSW) getScratch() *searchScratch {
@@ -98,6 +102,10 @@ func (h *HNSW) searchLayer(t []*chunk, q []float32, ep uint32, epDist float32, e
 		lower = epDist
 	}
 	plain := filter == nil && !excludeDeleted
+	ip := h.metric != L2
+	if cap(s.ids) < h.m0 {
+		s.ids, s.ptrs, s.ds = make([]uint32, 0, h.m0), make([]*float32, 0, h.m0), make([]float32, h.m0)
+	}
 	for len(s.cand) > 0 {
 		c := s.cand.pop()
 		if c.dist > lower && len(s.top) >= ef {
@@ -105,13 +113,20 @@ func (h *HNSW) searchLayer(t []*chunk, q []float32, ep uint32, epDist float32, e
 		}
 		l := h.links(t, c.id, level)
 		n := atomic.LoadUint32(&l[0])
+		ids, ptrs := s.ids[:0], s.ptrs[:0]
 		for i := uint32(1); i <= n; i++ {
 			nb := atomic.LoadUint32(&l[i])
 			if !s.visit(nb) {
 				continue
 			}
 			t = h.tab(t, nb)
-			d := h.dist(q, h.st.vec(t, nb))
+			ids = append(ids, nb)
+			ptrs = append(ptrs, &h.st.vec(t, nb)[0])
+		}
+		ds := s.ds[:len(ids)]
+		distMany(q, ptrs, ds, ip)
+		for j, nb := range ids {
+			d := ds[j]
 			if len(s.top) < ef || d < lower {
 				s.cand.push(item{d, nb})
 				if plain || allowed(t, nb) {

@@ -1,5 +1,7 @@
 package index
 
+import "unsafe"
+
 // Distance kernels. The exported behaviour of the package only depends on
 // dot and l2sq; kernel_amd64.go swaps in AVX2+FMA assembly when the CPU has
 // it, and the pure-Go versions below are both the fallback on other CPUs and
@@ -74,5 +76,17 @@ func dotBatch4Go(q []float32, d int, x []float32, nx int, out []float32) {
 		o[1] = dot(q1, v)
 		o[2] = dot(q2, v)
 		o[3] = dot(q3, v)
+	}
+}
+
+// distManyGo is the portable distMany.
+func distManyGo(q []float32, vecs []*float32, out []float32, ip bool) {
+	for i, p := range vecs {
+		v := unsafe.Slice(p, len(q))
+		if ip {
+			out[i] = -dot(q, v)
+		} else {
+			out[i] = l2sq(q, v)
+		}
 	}
 }

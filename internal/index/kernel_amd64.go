@@ -17,6 +17,20 @@ func l2sqAVX2(a, b *float32, n int) float32
 //go:noescape
 func dotBatch4AVX2(q *float32, d int, x *float32, nx int, out *float32)
 
+//go:noescape
+func distManyAVX2(q *float32, vecs **float32, n int, dim int, out *float32, ip bool)
+
+// distMany sets out[i] to the distance (l2sq, or -dot if ip) between q and
+// the len(q)-long vector at vecs[i], prefetching ahead (graph search).
+func distMany(q []float32, vecs []*float32, out []float32, ip bool) {
+	if !useAVX2 || len(vecs) == 0 || len(q) == 0 {
+		distManyGo(q, vecs, out, ip)
+		return
+	}
+	_ = out[len(vecs)-1]
+	distManyAVX2(&q[0], &vecs[0], len(vecs), len(q), &out[0], ip)
+}
+
 func dot(a, b []float32) float32 {
 	if useAVX2 && len(a) > 0 {
 		_ = b[len(a)-1]

@@ -194,3 +194,146 @@ binner:
 bdone:
 	VZEROUPPER
 	RET
+
+// Prefetch the first 512 bytes (eight cache lines; all of a 128-d vector)
+// of the vector whose pointer is at off(BX). The hardware stream prefetcher
+// follows longer vectors once it sees them being read.
+#define PREFETCH_VEC(off) \
+	MOVQ off(BX), R10; \
+	PREFETCHT0 (R10); \
+	PREFETCHT0 64(R10); \
+	PREFETCHT0 128(R10); \
+	PREFETCHT0 192(R10); \
+	PREFETCHT0 256(R10); \
+	PREFETCHT0 320(R10); \
+	PREFETCHT0 384(R10); \
+	PREFETCHT0 448(R10)
+
+// func distManyAVX2(q *float32, vecs **float32, n int, dim int, out *float32, ip bool)
+// out[i] = l2sq(q, vecs[i]) or, if ip, -dot(q, vecs[i]). Graph search reads
+// vectors in random order, so its cost is memory latency: vector i+2 is
+// prefetched while vector i is computed.
+TEXT ·distManyAVX2(SB), NOSPLIT, $0-41
+	MOVQ q+0(FP), R12
+	MOVQ vecs+8(FP), BX
+	MOVQ n+16(FP), R9
+	MOVQ dim+24(FP), R8
+	MOVQ out+32(FP), DX
+	MOVBQZX ip+40(FP), R13
+	TESTQ R9, R9
+	JE   mdone
+	PREFETCH_VEC(0)
+	CMPQ R9, $1
+	JE   mloop
+	PREFETCH_VEC(8)
+
+mloop:
+	CMPQ R9, $3
+	JL   mnopf
+	PREFETCH_VEC(16)
+
+mnopf:
+	MOVQ (BX), DI
+	MOVQ R12, SI
+	MOVQ R8, CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	TESTQ R13, R13
+	JNE  mip16
+
+ml16:
+	CMPQ CX, $16
+	JL   ml8
+	VMOVUPS (SI), Y4
+	VMOVUPS 32(SI), Y5
+	VSUBPS  (DI), Y4, Y4
+	VSUBPS  32(DI), Y5, Y5
+	VFMADD231PS Y4, Y4, Y0
+	VFMADD231PS Y5, Y5, Y1
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  ml16
+
+ml8:
+	CMPQ CX, $8
+	JL   mlred
+	VMOVUPS (SI), Y4
+	VSUBPS  (DI), Y4, Y4
+	VFMADD231PS Y4, Y4, Y0
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+
+mlred:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+
+mltail:
+	TESTQ CX, CX
+	JE    mstore
+	VMOVSS (SI), X1
+	VSUBSS (DI), X1, X1
+	VFMADD231SS X1, X1, X0
+	ADDQ $4, SI
+	ADDQ $4, DI
+	DECQ CX
+	JMP  mltail
+
+mip16:
+	CMPQ CX, $16
+	JL   mip8
+	VMOVUPS (SI), Y4
+	VMOVUPS 32(SI), Y5
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  mip16
+
+mip8:
+	CMPQ CX, $8
+	JL   mipred
+	VMOVUPS (SI), Y4
+	VFMADD231PS (DI), Y4, Y0
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+
+mipred:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+
+miptail:
+	TESTQ CX, CX
+	JE    mipneg
+	VMOVSS (SI), X1
+	VFMADD231SS (DI), X1, X0
+	ADDQ $4, SI
+	ADDQ $4, DI
+	DECQ CX
+	JMP  miptail
+
+mipneg:
+	// -x: flip the sign bit.
+	MOVL   $0x80000000, AX
+	VMOVD  AX, X1
+	VXORPS X1, X0, X0
+
+mstore:
+	VMOVSS X0, (DX)
+	ADDQ $4, DX
+	ADDQ $8, BX
+	DECQ R9
+	JNE  mloop
+
+mdone:
+	VZEROUPPER
+	RET

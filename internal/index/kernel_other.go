@@ -5,6 +5,10 @@ package index
 func dot(a, b []float32) float32  { return dotGo(a, b) }
 func l2sq(a, b []float32) float32 { return l2sqGo(a, b) }
 
+func distMany(q []float32, vecs []*float32, out []float32, ip bool) {
+	distManyGo(q, vecs, out, ip)
+}
+
 func dotBatch4(q []float32, d int, x []float32, nx int, out []float32) {
 	dotBatch4Go(q, d, x, nx, out)
 }

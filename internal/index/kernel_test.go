@@ -66,3 +66,31 @@ func BenchmarkDotGo128(b *testing.B) { benchKernel(b, dotGo, 128) }
 func BenchmarkDot128(b *testing.B)   { benchKernel(b, dot, 128) }
 func BenchmarkL2Go784(b *testing.B)  { benchKernel(b, l2sqGo, 784) }
 func BenchmarkL2784(b *testing.B)    { benchKernel(b, l2sq, 784) }
+
+func TestDistManyMatchesPureGo(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, d := range []int{1, 7, 8, 15, 16, 17, 100, 128, 784} {
+		for _, n := range []int{0, 1, 2, 3, 5, 33} {
+			q := randVec(r, d)
+			vs := make([]*float32, n)
+			rows := make([][]float32, n)
+			for i := range vs {
+				rows[i] = randVec(r, d)
+				vs[i] = &rows[i][0]
+			}
+			for _, ip := range []bool{false, true} {
+				got := make([]float32, n)
+				distMany(q, vs, got, ip)
+				for i := range rows {
+					want := l2sqGo(q, rows[i])
+					if ip {
+						want = -dotGo(q, rows[i])
+					}
+					if !closeEnough(got[i], want) {
+						t.Fatalf("distMany d=%d n=%d ip=%v i=%d: %v want %v", d, n, ip, i, got[i], want)
+					}
+				}
+			}
+		}
+	}
+}
