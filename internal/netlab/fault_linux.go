@@ -65,6 +65,9 @@ func (l *Lab) setCut(a, b *Host, cut bool) error {
 // applyCuts replaces the lab's nftables table with the current cut set in
 // one atomic nft transaction. Caller holds l.mu.
 func (l *Lab) applyCuts() error {
+	if _, err := exec.LookPath("nft"); err != nil {
+		return fmt.Errorf("netlab: Cut/Heal need nft (Debian package nftables): %w", err)
+	}
 	var sb strings.Builder
 	table := "bridge " + l.prefix
 	fmt.Fprintf(&sb, "table %s {}\nflush table %s\n", table, table)
