@@ -48,6 +48,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(
 		newServeCmd(),
 		newBenchCmd(),
+		newRunCmd(),
 	// Subcommands are listed here, one line each.
 	)
 	return root

@@ -1,0 +1,17 @@
+// Package speaker is the VRRP daemon: the I/O shell around the pure state
+// machine of package vrrp. One Instance per vrrp_instance owns a raw VRRP
+// socket (package netif), feeds the machine with received adverts, timer
+// ticks and tracked script and interface results, and carries out the
+// machine's actions in order: adverts, VIPs added or removed through
+// netlink, gratuitous ARP / unsolicited NA bursts on keepalived's schedule,
+// notify hooks run one at a time in transition order.
+//
+// All access to the machine happens on the goroutine that runs Run; control
+// calls (Resign, Inhibit) are handed to it over a channel. A Gate lets the
+// keeper take the storage lease and promote its service between "the
+// machine decided to become master" and "the VIP is added": if the gate
+// refuses, nothing goes on the wire and the instance stays out of MASTER.
+//
+// Invalid packets are counted by reason and logged at most once per reason
+// every ten seconds; like keepalived, the machine never sees them.
+package speaker

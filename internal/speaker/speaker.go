@@ -1,0 +1,439 @@
+package speaker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/milvus-ha/milvus-ha/internal/config"
+	"github.com/milvus-ha/milvus-ha/internal/netif"
+	"github.com/milvus-ha/milvus-ha/internal/vrrp"
+)
+
+// Gate lets the owner of an instance (the keeper) put its own steps around
+// the VIP. BecomeMaster runs after the state machine decided to take over and
+// before the first advert, the VIPs and the announcements: an error keeps the
+// instance from claiming master (it is inhibited until the gate is cleared
+// with Inhibit(reason, false)). LeftMaster runs after the VIPs are gone.
+type Gate interface {
+	BecomeMaster(ctx context.Context) error
+	LeftMaster(ctx context.Context)
+}
+
+// Transition is one state change, as the status API and logs report it.
+type Transition struct {
+	At       time.Time
+	From, To vrrp.State
+	Priority uint8
+	Reason   string
+}
+
+// Options tune an Instance beyond its configuration.
+type Options struct {
+	Logger  *slog.Logger
+	Metrics *Metrics // nil: no metrics
+	Gate    Gate     // nil: become master at once
+	// Scripts are the vrrp_script definitions track_script refers to.
+	Scripts map[string]*config.Script
+	// OnTransition, if set, is called from the instance's loop after each
+	// state change has been carried out; it must not block.
+	OnTransition func(Transition)
+}
+
+// Instance runs one VRRP instance: it owns the state machine and does its
+// I/O. All machine access happens on the goroutine running Run; other
+// goroutines talk to it through the cmds channel.
+type Instance struct {
+	cfg    *config.Instance
+	opts   Options
+	log    *slog.Logger
+	m      *vrrp.Machine
+	expect vrrp.Expect
+	conn   *netif.Conn
+	vips   []netif.VIP
+	addrs  []netip.Addr
+	hooks  *hookQueue
+
+	cmds chan func(now time.Time) []vrrp.Action
+
+	mu      sync.Mutex
+	status  vrrp.Status
+	history []Transition
+
+	announce    context.CancelFunc // stops the GARP/NA bursts of this MASTER period
+	announceCtx context.Context
+	announceWG  sync.WaitGroup
+	frameSender *netif.FrameSender
+	rejects     rejectLog
+}
+
+// historyLen bounds the transitions kept for Status.
+const historyLen = 32
+
+// New checks inst and prepares (but does not start) an instance: it opens
+// the VRRP socket on the instance's interface. Call it in the network
+// namespace the instance should run in.
+func New(inst *config.Instance, opts Options) (*Instance, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	log := opts.Logger.With("instance", inst.Name)
+	if len(inst.VIPs) == 0 {
+		return nil, fmt.Errorf("speaker: instance %s has no virtual addresses", inst.Name)
+	}
+	fam := netif.IPv4
+	if inst.VIPs[0].Prefix.Addr().Is6() {
+		fam = netif.IPv6
+	}
+	conn, err := netif.Listen(inst.Interface, fam, netif.Options{Src: inst.SrcIP, Peers: inst.UnicastPeers})
+	if err != nil {
+		return nil, fmt.Errorf("speaker: instance %s: %w", inst.Name, err)
+	}
+	in := &Instance{cfg: inst, opts: opts, log: log, conn: conn, cmds: make(chan func(time.Time) []vrrp.Action)}
+	for _, v := range inst.VIPs {
+		dev := v.Dev
+		if dev == "" {
+			dev = inst.Interface
+		}
+		in.vips = append(in.vips, netif.VIP{Prefix: v.Prefix, Dev: dev, Label: v.Label})
+		in.addrs = append(in.addrs, v.Prefix.Addr())
+	}
+	in.m, err = vrrp.NewMachine(vrrp.Config{
+		Version:          inst.Version,
+		Priority:         uint8(inst.Priority),
+		AdvertInterval:   inst.Advert,
+		StartMaster:      inst.State == config.StateMaster,
+		Nopreempt:        inst.Nopreempt,
+		PreemptDelay:     inst.PreemptDelay,
+		Addr:             conn.Src(),
+		DownTimerAdverts: inst.DownTimerAdverts,
+	})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("speaker: instance %s: %w", inst.Name, err)
+	}
+	in.expect = vrrp.Expect{
+		VRID:           uint8(inst.VRID),
+		Version:        inst.Version,
+		AdvertInterval: inst.Advert,
+		Addrs:          in.addrs,
+		Unicast:        len(inst.UnicastPeers) > 0,
+	}
+	if inst.AuthType == config.AuthPass && inst.Version == 2 {
+		in.expect.AuthType, in.expect.Auth = vrrp.AuthPass, vrrp.PassAuth(inst.AuthPass)
+	}
+	if inst.CheckUnicastSrc {
+		in.expect.Peers = inst.UnicastPeers
+	}
+	in.hooks = newHookQueue(inst, log)
+	in.rejects = rejectLog{log: log, metrics: opts.Metrics, instance: inst.Name, last: map[vrrp.Reason]time.Time{}}
+	in.status = in.m.Status()
+	return in, nil
+}
+
+// Name is the instance's configured name.
+func (in *Instance) Name() string { return in.cfg.Name }
+
+// Status returns the machine's last state and the recent transitions.
+func (in *Instance) Status() (vrrp.Status, []Transition) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.status, append([]Transition(nil), in.history...)
+}
+
+// Close releases an instance that will not be run; Run closes its own.
+func (in *Instance) Close() error { return in.conn.Close() }
+
+// Run runs the instance until ctx ends, then shuts it down the keepalived
+// way: a master sends priority 0 and removes its VIPs; STOP hooks run.
+func (in *Instance) Run(ctx context.Context) error {
+	defer in.Close()
+	if removed, err := netif.RemoveLeftoverVIPs(in.vips); err != nil {
+		in.log.Warn("could not remove leftover VIPs", "err", err)
+	} else if len(removed) > 0 {
+		in.log.Info("removed VIPs left behind by an earlier run", "vips", fmt.Sprint(removed))
+	}
+	fs, err := netif.OpenFrameSender(in.cfg.Interface)
+	if err != nil {
+		return fmt.Errorf("speaker: instance %s: %w", in.cfg.Name, err)
+	}
+	in.frameSender = fs
+	defer fs.Close()
+
+	recvCtx, stopRecv := context.WithCancel(context.Background())
+	packets := make(chan netif.Received, 16)
+	go in.receive(recvCtx, packets)
+	defer stopRecv()
+
+	tracks, err := in.startTracks(ctx)
+	if err != nil {
+		return err
+	}
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	in.apply(ctx, in.m.Start(time.Now()))
+	for {
+		if d := in.m.Deadline(); !d.IsZero() {
+			resetTimer(timer, time.Until(d))
+		} else {
+			resetTimer(timer, time.Hour)
+		}
+		select {
+		case <-ctx.Done():
+			in.shutdown()
+			return nil
+		case now := <-timer.C:
+			in.apply(ctx, in.m.Tick(now))
+		case r := <-packets:
+			in.apply(ctx, in.handlePacket(r))
+		case t := <-tracks:
+			in.apply(ctx, in.m.SetTrack(t.name, t.weight, t.ok, time.Now()))
+		case cmd := <-in.cmds:
+			in.apply(ctx, cmd(time.Now()))
+		}
+	}
+}
+
+func resetTimer(t *time.Timer, d time.Duration) {
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	t.Reset(max(d, 0))
+}
+
+// do runs fn on the instance's loop and waits for it to be carried out.
+func (in *Instance) do(ctx context.Context, fn func(m *vrrp.Machine, now time.Time) []vrrp.Action) error {
+	done := make(chan struct{})
+	cmd := func(now time.Time) []vrrp.Action {
+		defer close(done)
+		return fn(in.m, now)
+	}
+	select {
+	case in.cmds <- cmd:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Resign makes a master hand over at once (priority-0 advert).
+func (in *Instance) Resign(ctx context.Context, reason string) error {
+	return in.do(ctx, func(m *vrrp.Machine, now time.Time) []vrrp.Action { return m.Resign(reason, now) })
+}
+
+// Inhibit holds the instance out of MASTER (on) or lifts the hold.
+func (in *Instance) Inhibit(ctx context.Context, reason string, on bool) error {
+	return in.do(ctx, func(m *vrrp.Machine, now time.Time) []vrrp.Action { return m.Inhibit(reason, on, now) })
+}
+
+// receive reads packets until ctx ends; the loop validates them.
+func (in *Instance) receive(ctx context.Context, out chan<- netif.Received) {
+	for {
+		r, err := in.conn.Recv(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			in.log.Warn("VRRP receive failed", "err", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		select {
+		case out <- r:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// handlePacket parses and checks a packet; rejected ones are counted and
+// logged (rate-limited) and, as in keepalived, treated as never received.
+func (in *Instance) handlePacket(r netif.Received) []vrrp.Action {
+	p, err := vrrp.Parse(r.Payload, r.Src, r.Dst)
+	if err == nil {
+		err = in.expect.Check(p, r.Src, r.Dst, r.TTL)
+	}
+	if err != nil {
+		in.rejects.note(err, r.Src)
+		return nil
+	}
+	in.opts.Metrics.received(in.cfg.Name)
+	return in.m.Receive(p, r.Src, time.Now())
+}
+
+// apply carries out the machine's actions in order. Entering MASTER is
+// special: the gate runs before anything goes on the wire, and if it fails
+// the whole step is replaced by an inhibit.
+func (in *Instance) apply(ctx context.Context, acts []vrrp.Action) {
+	for len(acts) > 0 {
+		if in.opts.Gate != nil && entersMaster(acts) {
+			if err := in.opts.Gate.BecomeMaster(ctx); err != nil {
+				in.log.Warn("not taking over: gate refused", "err", err)
+				acts = in.m.Inhibit(GateReason, true, time.Now())
+				// The machine is in MASTER on paper; the inhibit takes it to
+				// FAULT with priority-0 adverts, which are harmless.
+				continue
+			}
+		}
+		var next []vrrp.Action
+		for _, a := range acts {
+			switch a := a.(type) {
+			case vrrp.ActionSendAdvert:
+				in.sendAdvert(a.Priority)
+			case vrrp.ActionStateChange:
+				in.changeState(ctx, a)
+			case vrrp.ActionLowerPriorityMaster:
+				in.log.Info("advert from a lower-priority router that thinks it is master: forcing new election",
+					"from", a.From, "priority", a.Priority)
+				in.announceOnce()
+			}
+		}
+		acts = next
+	}
+	in.mu.Lock()
+	in.status = in.m.Status()
+	in.mu.Unlock()
+}
+
+// GateReason is the inhibit reason used when the gate refuses MASTER; the
+// gate's owner lifts it with Inhibit(GateReason, false).
+const GateReason = "gate refused master"
+
+func entersMaster(acts []vrrp.Action) bool {
+	for _, a := range acts {
+		if c, ok := a.(vrrp.ActionStateChange); ok && c.To == vrrp.StateMaster {
+			return true
+		}
+	}
+	return false
+}
+
+func (in *Instance) sendAdvert(prio uint8) {
+	p := vrrp.Packet{
+		Version:        in.cfg.Version,
+		VRID:           uint8(in.cfg.VRID),
+		Priority:       prio,
+		AuthType:       in.expect.AuthType,
+		Auth:           in.expect.Auth,
+		AdvertInterval: in.cfg.Advert,
+		Addrs:          in.addrs,
+	}
+	for _, dst := range in.conn.Destinations() {
+		b, err := p.Marshal(in.conn.Src(), dst)
+		if err == nil {
+			err = in.conn.Send(b, dst)
+		}
+		if err != nil {
+			in.log.Warn("advert not sent", "dst", dst, "err", err)
+			continue
+		}
+		in.opts.Metrics.sent(in.cfg.Name)
+	}
+}
+
+// changeState carries out a transition: VIPs, announcements, hooks, logs.
+func (in *Instance) changeState(ctx context.Context, c vrrp.ActionStateChange) {
+	if c.From == vrrp.StateMaster {
+		in.stopAnnounce()
+		for _, v := range in.vips {
+			if err := netif.DelVIP(v); err != nil {
+				in.log.Error("could not remove VIP", "vip", v, "err", err)
+			}
+		}
+		if in.opts.Gate != nil {
+			in.opts.Gate.LeftMaster(ctx)
+		}
+	}
+	if c.To == vrrp.StateMaster {
+		for _, v := range in.vips {
+			if err := netif.AddVIP(v); err != nil {
+				in.log.Error("could not add VIP", "vip", v, "err", err)
+			}
+		}
+		in.startAnnounce()
+	}
+	in.log.Info("transition", "from", c.From.String(), "to", c.To.String(), "priority", c.Priority, "reason", c.Reason)
+	t := Transition{At: time.Now(), From: c.From, To: c.To, Priority: c.Priority, Reason: c.Reason}
+	in.mu.Lock()
+	in.history = append(in.history, t)
+	if len(in.history) > historyLen {
+		in.history = in.history[len(in.history)-historyLen:]
+	}
+	in.mu.Unlock()
+	in.opts.Metrics.transition(in.cfg.Name, c.To)
+	in.hooks.notify(c.To, c.Priority)
+	if in.opts.OnTransition != nil {
+		in.opts.OnTransition(t)
+	}
+}
+
+func (in *Instance) announceConfig() netif.AnnounceConfig {
+	g := in.cfg.GARP
+	ac := netif.AnnounceConfig{Delay: g.MasterDelay, Repeat: g.MasterRepeat, Refresh: g.MasterRefresh,
+		RefreshRepeat: g.MasterRefreshRepeat, Interval: g.Interval}
+	if in.addrs[0].Is6() {
+		ac.Interval = g.NAInterval
+	}
+	return ac
+}
+
+// startAnnounce runs keepalived's GARP/NA schedule until MASTER is left.
+func (in *Instance) startAnnounce() {
+	in.runAnnouncer(in.announceConfig())
+}
+
+// announceOnce sends one lower-priority burst (keepalived
+// garp_lower_prio_repeat) to pull traffic back after a split brain.
+func (in *Instance) announceOnce() {
+	g := in.cfg.GARP
+	in.runAnnouncer(netif.AnnounceConfig{Repeat: g.LowerPrioRepeat, Delay: g.LowerPrioDelay, RefreshRepeat: 1})
+}
+
+func (in *Instance) runAnnouncer(ac netif.AnnounceConfig) {
+	frames, err := netif.AnnounceFrames(in.cfg.Interface, in.addrs)
+	if err != nil {
+		in.log.Warn("cannot build gratuitous ARP/NA frames", "err", err)
+		return
+	}
+	if in.announce == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		in.announce = cancel
+		in.announceCtx = ctx
+	}
+	a := &netif.Announcer{Config: ac, Sender: in.frameSender, Frames: frames, Logger: in.log}
+	in.announceWG.Add(1)
+	go func(ctx context.Context) {
+		defer in.announceWG.Done()
+		if err := a.Run(ctx); err != nil {
+			in.log.Warn("announcer stopped", "err", err)
+		}
+	}(in.announceCtx)
+}
+
+func (in *Instance) stopAnnounce() {
+	if in.announce != nil {
+		in.announce()
+		in.announceWG.Wait()
+		in.announce, in.announceCtx = nil, nil
+	}
+}
+
+// shutdown: priority 0 if master, VIPs removed, STOP hooks (bounded).
+func (in *Instance) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	in.apply(ctx, in.m.Shutdown(time.Now()))
+	in.hooks.close(2 * time.Second)
+}
