@@ -311,4 +311,3 @@ func (c *cursor) readSegment(seg segment, limit int64, complete, hold bool, fn A
 		}
 	}
 }
-

@@ -54,16 +54,16 @@ type Report struct {
 
 // Stats are cumulative counters.
 type Stats struct {
-	Appends    uint64 // acknowledged records
-	Batches    uint64 // group commits (one write + one fdatasync each)
-	Bytes      uint64 // bytes written, framing included
-	Fenced     uint64 // records refused with ErrFenced
-	Failed     uint64 // records failed by an I/O error
-	Rotations  uint64 // segments started
-	Truncated  uint64 // segments removed by TruncateBefore
-	Cancelled  uint64 // records withdrawn before being written
-	MaxBatch   uint64 // most records in one group commit
-	Markers    uint64 // idle markers written for tailers
+	Appends   uint64 // acknowledged records
+	Batches   uint64 // group commits (one write + one fdatasync each)
+	Bytes     uint64 // bytes written, framing included
+	Fenced    uint64 // records refused with ErrFenced
+	Failed    uint64 // records failed by an I/O error
+	Rotations uint64 // segments started
+	Truncated uint64 // segments removed by TruncateBefore
+	Cancelled uint64 // records withdrawn before being written
+	MaxBatch  uint64 // most records in one group commit
+	Markers   uint64 // idle markers written for tailers
 }
 
 type request struct {
