@@ -21,6 +21,28 @@ type collection struct {
 
 	pkInt map[int64]uint32 // newest live row of each key
 	pkStr map[string]uint32
+
+	lastLSN     uint64   // last log record that changed the collection
+	ckptLSN     uint64   // checkpoint holding the collection's files
+	ckptFiles   []string // those files
+	ckptIndexed int      // indexed rows when they were written
+}
+
+// indexedSum is the number of indexed rows over all vector indexes.
+func (c *collection) indexedSum() int {
+	n := 0
+	for _, fs := range c.fields {
+		if fs.index != nil {
+			n += fs.index.indexedRows()
+		}
+	}
+	return n
+}
+
+// indexGrew reports whether the indexes advanced noticeably since the last
+// checkpoint, so rewriting the graph saves rebuild work at recovery.
+func (c *collection) indexGrew() bool {
+	return c.indexedSum() >= c.ckptIndexed+chunkRows
 }
 
 func newCollection(info CollectionInfo) *collection {

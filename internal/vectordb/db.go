@@ -42,6 +42,10 @@ type DB struct {
 	closeErr error
 
 	applied atomic.Uint64 // LSN of the last applied record
+
+	ckptLSN     atomic.Uint64 // LSN of the newest checkpoint
+	ckptMu      sync.Mutex // held while a checkpoint is written
+	sinceCkpt   int64 // log bytes appended since the last checkpoint (committer only)
 }
 
 // pending is one record waiting for the committer.
@@ -51,6 +55,7 @@ type pending struct {
 	done chan struct{}
 	err  error
 	n    int64 // rows removed by a delete
+	ckpt bool  // a Checkpoint request, not a record
 }
 
 // newDB builds a DB around a log backend; recovery and the committer are
@@ -117,6 +122,7 @@ func (db *DB) Close() error {
 	db.stop()
 	db.bg.Wait()
 	db.failPending(ErrClosed)
+	db.closeCollections()
 	return db.wal.Close()
 }
 
@@ -198,11 +204,65 @@ func (db *DB) commitLoop(ctx context.Context) {
 				break drain
 			}
 		}
+		var ckpts []*pending
+		recs := group[:0]
 		for _, p := range group {
+			if p.ckpt {
+				ckpts = append(ckpts, p)
+				continue
+			}
+			recs = append(recs, p)
 			bufs = append(bufs, p.buf)
+			db.sinceCkpt += int64(len(p.buf))
 		}
-		db.commitGroup(ctx, group, bufs)
+		if len(recs) > 0 {
+			db.commitGroup(ctx, recs, bufs)
+		}
+		limit := db.opts.CheckpointBytes
+		if limit == 0 {
+			limit = DefaultCheckpointBytes
+		}
+		if len(ckpts) > 0 || limit > 0 && db.sinceCkpt >= limit {
+			db.startCheckpoint(ckpts)
+		}
 	}
+}
+
+// DefaultCheckpointBytes is Options.CheckpointBytes' default.
+const DefaultCheckpointBytes = 256 << 20
+
+// startCheckpoint captures the state (on the committer) and writes it in
+// the background; one checkpoint runs at a time.
+func (db *DB) startCheckpoint(waiters []*pending) {
+	finish := func(err error) {
+		for _, p := range waiters {
+			p.err = err
+			close(p.done)
+		}
+	}
+	if err := db.writable(); err != nil {
+		finish(err)
+		return
+	}
+	if len(waiters) > 0 {
+		db.ckptMu.Lock() // an explicit request waits for a running checkpoint
+	} else if !db.ckptMu.TryLock() {
+		return
+	}
+	db.sinceCkpt = 0
+	job := db.captureCheckpoint()
+	db.bg.Add(1)
+	go func() {
+		defer db.bg.Done()
+		defer db.ckptMu.Unlock()
+		err := db.writeCheckpoint(job)
+		if err != nil {
+			db.log.Error("checkpoint failed", "lsn", job.lsn, "err", err)
+		} else {
+			db.log.Info("checkpoint written", "lsn", job.lsn)
+		}
+		finish(err)
+	}()
 }
 
 func (db *DB) commitGroup(ctx context.Context, group []*pending, bufs [][]byte) {
@@ -271,6 +331,7 @@ func (db *DB) apply(lsn uint64, r *record) (int64, error) {
 			return 0, fmt.Errorf("%w: %q", ErrCollectionExists, r.info.Schema.Name)
 		}
 		c := newCollection(r.info)
+		c.lastLSN = lsn
 		db.colls[r.info.Schema.Name] = c
 		db.byID[r.coll] = c
 		db.nextID = max(db.nextID, r.coll+1)
@@ -283,6 +344,9 @@ func (db *DB) apply(lsn uint64, r *record) (int64, error) {
 	if c == nil {
 		return 0, fmt.Errorf("%w: id %d (dropped)", ErrCollectionNotFound, r.coll)
 	}
+	c.mu.Lock()
+	c.lastLSN = lsn
+	c.mu.Unlock()
 	switch r.op {
 	case opDropCollection:
 		db.mu.Lock()
@@ -379,5 +443,16 @@ func (db *DB) tailLoop(ctx context.Context) {
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
+	}
+}
+
+// closeCollections stops every index builder.
+func (db *DB) closeCollections() {
+	db.mu.Lock()
+	colls := db.byID
+	db.byID, db.colls = map[int64]*collection{}, map[string]*collection{}
+	db.mu.Unlock()
+	for _, c := range colls {
+		c.close()
 	}
 }

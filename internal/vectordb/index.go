@@ -153,21 +153,16 @@ func (v *vindex) search(c *collection, fs *fieldStore, q []float32, k, ef int, a
 	if idx == 0 {
 		return exact, nil
 	}
-	p := index.SearchParams{K: k, Ef: ef}
-	if allow != nil {
-		p.Filter = index.Bitset(*allow)
-	}
+	// The ANN part may only return rows below idx: rows the builder adds
+	// meanwhile may be deleted rows it has not yet tombstoned, and they are
+	// covered by the exact part anyway.
+	p := index.SearchParams{K: k, Ef: ef, Filter: annFilter(c, allow, idx)}
 	res, err := v.ann.Search(q, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	hits := exact
 	for _, r := range res {
-		// The builder may have added rows past idx since; those are
-		// already in the exact part.
-		if r.ID >= idx || c.deleted.has(r.ID) {
-			continue
-		}
 		hits = append(hits, hit{row: r.ID, score: r.Score})
 	}
 	m := v.params.Metric
@@ -228,4 +223,30 @@ func (c *collection) close() {
 	for _, ix := range ixs {
 		ix.stop()
 	}
+}
+
+// annFilter returns the rows below idx that are live and allowed, as the
+// index's Bitset (whose exact population count lets HNSW choose between
+// graph search and brute force).
+func annFilter(c *collection, allow *bitset, idx uint32) index.Bitset {
+	words := int(idx+63) / 64
+	bs := make(index.Bitset, words)
+	for w := range bs {
+		var x uint64
+		if allow != nil {
+			if w < len(*allow) {
+				x = (*allow)[w]
+			}
+		} else {
+			x = ^uint64(0)
+			if w < len(c.deleted) {
+				x &^= c.deleted[w]
+			}
+		}
+		bs[w] = x
+	}
+	if rem := idx % 64; rem != 0 {
+		bs[words-1] &= 1<<rem - 1
+	}
+	return bs
 }

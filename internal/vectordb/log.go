@@ -2,6 +2,7 @@ package vectordb
 
 import (
 	"context"
+	"errors"
 )
 
 // logBackend is what the DB needs from the write-ahead log and the storage
@@ -24,6 +25,16 @@ type logBackend interface {
 	// TruncateBefore drops log records with LSN <= lsn (covered by a
 	// checkpoint).
 	TruncateBefore(lsn uint64) error
+	// Oldest returns the LSN of the oldest record still held (0: none yet
+	// written); replaying from a position before Oldest-1 would miss records.
+	Oldest() uint64
+	// Epoch is this node's fencing epoch (0 before it ever owned the log);
+	// checkpoint files carry it.
+	Epoch() uint64
 	// Close stops heartbeats and closes files.
 	Close() error
 }
+
+// errLogGap: the log no longer holds the records after a position (they
+// were truncated behind a checkpoint).
+var errLogGap = errors.New("vectordb: log truncated past the replay position")

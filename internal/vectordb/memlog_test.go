@@ -2,8 +2,10 @@ package vectordb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // memLog is an in-memory logBackend for tests of the engine proper: it is
@@ -120,3 +122,18 @@ func (h *memLogHandle) TruncateBefore(lsn uint64) error {
 }
 
 func (h *memLogHandle) Close() error { return nil }
+
+func (h *memLogHandle) Oldest() uint64 {
+	h.l.mu.Lock()
+	defer h.l.mu.Unlock()
+	if len(h.l.recs) == 0 && h.l.base == 0 {
+		return 0
+	}
+	return h.l.base + 1
+}
+
+func (h *memLogHandle) Epoch() uint64 { return uint64(h.epoch) }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+func runtimeGosched() { time.Sleep(time.Millisecond) }

@@ -22,7 +22,8 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 // openWith recovers a DB over an opened log backend and starts it.
 func openWith(ctx context.Context, dir string, opts Options, wal logBackend) (*DB, error) {
 	db := newDB(dir, opts, wal)
-	if err := wal.Replay(db.applied.Load(), db.replayOne); err != nil {
+	if err := db.recover(); err != nil {
+		db.closeCollections()
 		return nil, fmt.Errorf("vectordb: recovery: %w", err)
 	}
 	db.start(opts.Mode)
