@@ -43,9 +43,9 @@ type DB struct {
 
 	applied atomic.Uint64 // LSN of the last applied record
 
-	ckptLSN     atomic.Uint64 // LSN of the newest checkpoint
-	ckptMu      sync.Mutex // held while a checkpoint is written
-	sinceCkpt   int64 // log bytes appended since the last checkpoint (committer only)
+	ckptLSN   atomic.Uint64 // LSN of the newest checkpoint
+	ckptMu    sync.Mutex    // held while a checkpoint is written
+	sinceCkpt int64         // log bytes appended since the last checkpoint (committer only)
 }
 
 // pending is one record waiting for the committer.
