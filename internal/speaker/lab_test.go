@@ -226,3 +226,65 @@ func TestSigtermHandsOver(t *testing.T) {
 		t.Fatal("VIP left behind on the stopped master")
 	}
 }
+
+// The master's check script starts failing: the backup takes over; when it
+// recovers, the master preempts back. Both weight -60 (priority decay,
+// keepalived's recipe style) and weight 0 (FAULT) are covered. The generic
+// notify hook sees the transitions in order with keepalived's argv.
+func TestCheckScriptFailover(t *testing.T) {
+	for _, weight := range []int{-60, 0} {
+		t.Run(fmt.Sprintf("weight%d", weight), func(t *testing.T) {
+			p := newPair(t)
+			flag := filepath.Join(p.dir, "milvus-down")
+			notes := filepath.Join(p.dir, "notify.log")
+			hook := filepath.Join(p.dir, "notify.sh")
+			if err := os.WriteFile(hook, []byte("#!/bin/sh\necho \"$@\" >> "+notes+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			scripts := fmt.Sprintf(`vrrp_script chk_milvus {
+  script "/bin/sh -c '! test -e %s'"
+  interval 1
+  weight %d
+}`, flag, weight)
+			extra := fmt.Sprintf("  track_script {\n    chk_milvus\n  }\n  notify %s", hook)
+			start(t, p.a, p.conf(t, "a", instance{priority: 150, scripts: scripts, extra: extra}))
+			start(t, p.b, p.conf(t, "b", instance{priority: 100}))
+			p.waitVIP(t, p.a, 10*time.Second)
+			if err := os.WriteFile(flag, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p.waitVIP(t, p.b, 10*time.Second)
+			if err := os.Remove(flag); err != nil {
+				t.Fatal(err)
+			}
+			p.waitVIP(t, p.a, 10*time.Second)
+
+			failed := "INSTANCE VI_1 BACKUP 90" // decayed priority as master yields
+			if weight == 0 {
+				failed = "INSTANCE VI_1 FAULT 150"
+			}
+			want := []string{"INSTANCE VI_1 BACKUP 150", "INSTANCE VI_1 MASTER 150", failed}
+			deadline := time.Now().Add(5 * time.Second)
+			var got []string
+			for time.Now().Before(deadline) {
+				b, _ := os.ReadFile(notes)
+				got = strings.Split(strings.TrimSpace(string(b)), "\n")
+				if len(got) >= 5 {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if len(got) < len(want) {
+				t.Fatalf("notify hook saw %q, want it to start with %q", got, want)
+			}
+			for i, w := range want {
+				if got[i] != w {
+					t.Fatalf("notify hook call %d = %q, want %q (all: %q)", i, got[i], w, got)
+				}
+			}
+			if last := got[len(got)-1]; last != "INSTANCE VI_1 MASTER 150" {
+				t.Fatalf("last notify %q, want MASTER 150 after recovery (all: %q)", last, got)
+			}
+		})
+	}
+}
