@@ -65,17 +65,17 @@ func l2sqGo(a, b []float32) float32 {
 	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 }
 
-// dotBatch4Go computes out[j*4+i] = q_i · x_j for the four queries stored
-// back to back in q (each d long) and the nx vectors stored back to back in x.
-func dotBatch4Go(q []float32, d int, x []float32, nx int, out []float32) {
-	q0, q1, q2, q3 := q[:d], q[d:2*d], q[2*d:3*d], q[3*d:4*d]
+// distBatch4Go sets out[i*ostride+j] = bw*bias[j] + scale*(q_i·x_j) for
+// the four queries stored back to back in q (each d long) and the nx vectors
+// stored back to back in x. With bias = ‖x‖², bw = 1, scale = −2 this is
+// the L2 distance less ‖q‖²; with bw = 0, scale = −1 the negated inner
+// product.
+func distBatch4Go(q []float32, d int, x []float32, nx int, bias []float32, bw, scale float32, out []float32, ostride int) {
 	for j := 0; j < nx; j++ {
 		v := x[j*d : (j+1)*d]
-		o := out[j*4 : j*4+4 : j*4+4]
-		o[0] = dot(q0, v)
-		o[1] = dot(q1, v)
-		o[2] = dot(q2, v)
-		o[3] = dot(q3, v)
+		for i := 0; i < 4; i++ {
+			out[i*ostride+j] = bw*bias[j] + scale*dot(q[i*d:(i+1)*d], v)
+		}
 	}
 }
 

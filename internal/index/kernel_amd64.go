@@ -12,10 +12,10 @@ func dotAVX2(a, b *float32, n int) float32
 //go:noescape
 func l2sqAVX2(a, b *float32, n int) float32
 
-// dotBatch4AVX2 requires d%8 == 0 and nx even.
+// distBatch4AVX2 requires d%8 == 0 and nx even.
 //
 //go:noescape
-func dotBatch4AVX2(q *float32, d int, x *float32, nx int, out *float32)
+func distBatch4AVX2(q *float32, d int, x *float32, nx int, bias *float32, bw, scale float32, out *float32, ostride int)
 
 //go:noescape
 func distManyAVX2(q *float32, vecs **float32, n int, dim int, out *float32, ip bool)
@@ -47,21 +47,21 @@ func l2sq(a, b []float32) float32 {
 	return l2sqGo(a, b)
 }
 
-// dotBatch4 computes out[j*4+i] = q_i · x_j (see dotBatch4Go). The assembly
-// handles pairs of base vectors with eight accumulators (4 queries × 2
-// vectors) so each loaded chunk of a base vector feeds four FMAs.
-func dotBatch4(q []float32, d int, x []float32, nx int, out []float32) {
+// distBatch4 is distBatch4Go in assembly: pairs of base vectors with eight
+// accumulators (4 queries × 2 vectors), results written per query row.
+func distBatch4(q []float32, d int, x []float32, nx int, bias []float32, bw, scale float32, out []float32, ostride int) {
 	if !useAVX2 || d%8 != 0 || nx < 2 {
-		dotBatch4Go(q, d, x, nx, out)
+		distBatch4Go(q, d, x, nx, bias, bw, scale, out, ostride)
 		return
 	}
 	_ = q[4*d-1]
 	_ = x[nx*d-1]
-	_ = out[nx*4-1]
+	_ = bias[nx-1]
+	_ = out[3*ostride+nx-1]
 	even := nx &^ 1
-	dotBatch4AVX2(&q[0], d, &x[0], even, &out[0])
+	distBatch4AVX2(&q[0], d, &x[0], even, &bias[0], bw, scale, &out[0], ostride)
 	if even < nx {
-		dotBatch4Go(q, d, x[even*d:], 1, out[even*4:])
+		distBatch4Go(q, d, x[even*d:], 1, bias[even:], bw, scale, out[even:], ostride)
 	}
 }
 

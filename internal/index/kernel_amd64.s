@@ -126,17 +126,24 @@ l2done:
 	MOVSS X0, ret+24(FP)
 	RET
 
-// func dotBatch4AVX2(q *float32, d int, x *float32, nx int, out *float32)
+// func distBatch4AVX2(q *float32, d int, x *float32, nx int, bias *float32, bw float32, scale float32, out *float32, ostride int)
 // Four queries (rows of q, d floats apart) against nx base vectors (nx even),
 // two base vectors per iteration: eight accumulators, one per (query,
-// vector) pair. out receives, per vector, the four query dot products.
-TEXT ·dotBatch4AVX2(SB), NOSPLIT, $0-40
+// vector) pair, so each loaded chunk of a base vector feeds four FMAs.
+// out[i*ostride+j] = bw*bias[j] + scale*(q_i·x_j).
+TEXT ·distBatch4AVX2(SB), NOSPLIT, $0-64
 	MOVQ q+0(FP), R10
 	MOVQ d+8(FP), R8
 	SHLQ $2, R8
 	MOVQ x+16(FP), DI
 	MOVQ nx+24(FP), CX
-	MOVQ out+32(FP), DX
+	MOVQ bias+32(FP), BX
+	VBROADCASTSS bw+40(FP), Y15
+	VBROADCASTSS scale+44(FP), Y14
+	MOVQ out+48(FP), DX
+	MOVQ ostride+56(FP), R9
+	SHLQ $2, R9
+	LEAQ (R9)(R9*2), SI
 	LEAQ (R10)(R8*1), R11
 	LEAQ (R11)(R8*1), R12
 	LEAQ (R12)(R8*1), R13
@@ -181,12 +188,26 @@ binner:
 	VHADDPS Y5, Y4, Y4
 	VHADDPS Y7, Y6, Y6
 	VHADDPS Y6, Y4, Y4
-	// Fold the lanes: [x0: q0..q3 | x1: q0..q3].
+	// Fold the lanes: Y1 = [x0: q0..q3 | x1: q0..q3].
 	VPERM2F128 $0x20, Y4, Y0, Y1
 	VPERM2F128 $0x31, Y4, Y0, Y2
 	VADDPS     Y2, Y1, Y1
-	VMOVUPS    Y1, (DX)
-	ADDQ $32, DX
+	// Y2 = [bias0 ×4 | bias1 ×4] · bw, then + scale·dots.
+	VBROADCASTSS (BX), X2
+	VBROADCASTSS 4(BX), X3
+	VINSERTF128  $1, X3, Y2, Y2
+	VMULPS       Y15, Y2, Y2
+	VFMADD231PS  Y14, Y1, Y2
+	// Transpose to query rows: X3 = [q0x0 q0x1 q1x0 q1x1], X4 = [q2.. q3..].
+	VEXTRACTF128 $1, Y2, X5
+	VUNPCKLPS    X5, X2, X3
+	VUNPCKHPS    X5, X2, X4
+	VMOVLPS      X3, (DX)
+	VMOVHPS      X3, (DX)(R9*1)
+	VMOVLPS      X4, (DX)(R9*2)
+	VMOVHPS      X4, (DX)(SI*1)
+	ADDQ $8, DX
+	ADDQ $8, BX
 	LEAQ (R14)(R8*1), DI
 	SUBQ $2, CX
 	JMP  bpair

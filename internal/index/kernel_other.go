@@ -9,8 +9,8 @@ func distMany(q []float32, vecs []*float32, out []float32, ip bool) {
 	distManyGo(q, vecs, out, ip)
 }
 
-func dotBatch4(q []float32, d int, x []float32, nx int, out []float32) {
-	dotBatch4Go(q, d, x, nx, out)
+func distBatch4(q []float32, d int, x []float32, nx int, bias []float32, bw, scale float32, out []float32, ostride int) {
+	distBatch4Go(q, d, x, nx, bias, bw, scale, out, ostride)
 }
 
 // kernelName reports which distance kernel is in use (for benchmarks).

@@ -35,13 +35,17 @@ func TestKernelsMatchPureGo(t *testing.T) {
 		for _, nx := range []int{1, 2, 3, 7, 64} {
 			q := randVec(r, 4*d)
 			x := randVec(r, nx*d)
-			got := make([]float32, 4*nx)
-			dotBatch4(q, d, x, nx, got)
-			for j := 0; j < nx; j++ {
-				for i := 0; i < 4; i++ {
-					want := dotGo(q[i*d:(i+1)*d], x[j*d:(j+1)*d])
-					if !closeEnough(got[j*4+i], want) {
-						t.Fatalf("dotBatch4 d=%d nx=%d q%d x%d: %v want %v", d, nx, i, j, got[j*4+i], want)
+			bias := randVec(r, nx)
+			for _, bs := range [][2]float32{{1, -2}, {0, -1}} {
+				const stride = 70
+				got := make([]float32, 4*stride)
+				distBatch4(q, d, x, nx, bias, bs[0], bs[1], got, stride)
+				for j := 0; j < nx; j++ {
+					for i := 0; i < 4; i++ {
+						want := bs[0]*bias[j] + bs[1]*dotGo(q[i*d:(i+1)*d], x[j*d:(j+1)*d])
+						if !closeEnough(got[i*stride+j], want) {
+							t.Fatalf("distBatch4 d=%d nx=%d q%d x%d: %v want %v", d, nx, i, j, got[i*stride+j], want)
+						}
 					}
 				}
 			}

@@ -139,7 +139,7 @@ func mergeHeaps(parts []maxHeap, k int) []item {
 
 // scanBatch answers several queries in one pass over the data: each tile of
 // base vectors is loaded from memory once and compared, while it sits in
-// cache, against all queries (four at a time by the dotBatch4 kernel). The
+// cache, against all queries (four at a time by the distBatch4 kernel). The
 // L2 distance uses ‖x‖² − 2q·x (+‖q‖² added at the end) with the stored
 // norms so that the kernel is a pure dot product.
 func scanBatch(st *store, m Metric, qs [][]float32, k int, filter Filter) [][]item {
@@ -161,6 +161,10 @@ func scanBatch(st *store, m Metric, qs [][]float32, k int, filter Filter) [][]it
 	tile := tileBytes / (4 * d)
 	tile = max(16, min(tile, chunkSize)) &^ 1
 	isL2 := m == L2
+	bw, scale := float32(0), float32(-1)
+	if isL2 {
+		bw, scale = 1, -2
+	}
 	parts := splitChunks(nchunks, scanWorkers(st, limit), func(lo, hi int) []maxHeap {
 		heaps := make([]maxHeap, nq)
 		for i := range heaps {
@@ -181,27 +185,19 @@ func scanBatch(st *store, m Metric, qs [][]float32, k int, filter Filter) [][]it
 					continue
 				}
 				x := c.vecs[ts*d : (ts+tn)*d]
-				norms := c.norms[ts : ts+tn]
 				for g := 0; g < groups; g++ {
-					dotBatch4(qbuf[g*4*d:(g+1)*4*d], d, x, tn, out)
+					distBatch4(qbuf[g*4*d:(g+1)*4*d], d, x, tn, c.norms[ts:ts+tn], bw, scale, out, tile)
 					for qi := 0; qi < 4 && g*4+qi < nq; qi++ {
 						h := &heaps[g*4+qi]
-						for j := 0; j < tn; j++ {
+						row := out[qi*tile : qi*tile+tn]
+						for j, dd := range row {
+							if len(*h) == k && dd >= (*h)[0].dist {
+								continue
+							}
 							if !all && !ok[j] {
 								continue
 							}
-							var dd float32
-							if isL2 {
-								dd = norms[j] - 2*out[j*4+qi]
-							} else {
-								dd = -out[j*4+qi]
-							}
-							if len(*h) < k {
-								h.push(item{dd, base + uint32(ts+j)})
-							} else if dd < (*h)[0].dist {
-								(*h)[0] = item{dd, base + uint32(ts+j)}
-								h.siftDown()
-							}
+							h.offer(item{dd, base + uint32(ts+j)}, k)
 						}
 					}
 				}
