@@ -137,7 +137,17 @@ func decode(b []byte, magic [8]byte) (state State, epoch uint64, node string, co
 	}
 	nb := b[20 : 20+NodeIDMax]
 	if i := bytes.IndexByte(nb, 0); i >= 0 {
+		if bytes.IndexFunc(nb[i:], func(r rune) bool { return r != 0 }) >= 0 {
+			return 0, 0, "", 0, fmt.Errorf("%w: bytes after the node id's end", ErrCorruptRecord)
+		}
 		nb = nb[:i]
+	}
+	reserved := b[84:124]
+	if magic == heartbeatMagic {
+		reserved = b[92:124]
+	}
+	if bytes.IndexFunc(reserved, func(r rune) bool { return r != 0 }) >= 0 {
+		return 0, 0, "", 0, fmt.Errorf("%w: reserved bytes not zero", ErrCorruptRecord)
 	}
 	if len(nb) == 0 {
 		return 0, 0, "", 0, fmt.Errorf("%w: empty node id", ErrCorruptRecord)

@@ -1,0 +1,339 @@
+package guard
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// shortTiming keeps lease waits short; tests never assert on durations.
+var shortTiming = Timing{HeartbeatInterval: 20 * ms, LeaseTimeout: 80 * ms, SafetyMargin: 20 * ms, PollInterval: 10 * ms}
+
+// relaxedTiming tolerates a loaded machine: nothing expires by accident.
+var relaxedTiming = Timing{HeartbeatInterval: 20 * ms, LeaseTimeout: 10 * time.Second, SafetyMargin: time.Second, PollInterval: 10 * ms}
+
+func open(t *testing.T, dir, node string, tm Timing, opts ...Option) *Guard {
+	t.Helper()
+	g, err := Open(dir, node, tm, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return g
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// frozenClock simulates a process that does not run between two of its
+// own steps: its view of time does not advance.
+type frozenClock struct{ v atomic.Int64 }
+
+func (c *frozenClock) now() time.Duration { return time.Duration(c.v.Load()) }
+
+func TestAcquireEmptyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	g := open(t, dir, "a", relaxedTiming)
+	st, err := g.Observe()
+	if err != nil || st.Verdict != Free || st.Owner.State != StateNone {
+		t.Fatalf("fresh directory: %+v %v", st, err)
+	}
+	e, err := g.Acquire(ctxT(t))
+	if err != nil || e != 1 {
+		t.Fatalf("acquire: %d %v", e, err)
+	}
+	if err := g.StillOwner(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.MayServe(); err != nil {
+		t.Fatal(err)
+	}
+	if e2, err := g.Acquire(ctxT(t)); err != nil || e2 != 1 {
+		t.Fatalf("re-acquire while holding: %d %v", e2, err)
+	}
+	o, err := g.ReadOwner()
+	if err != nil || o != (Owner{Epoch: 1, Node: "a", State: StateActive}) {
+		t.Fatalf("OWNER %+v %v", o, err)
+	}
+	if g.ValidUntil().IsZero() {
+		t.Fatal("ValidUntil zero while holding")
+	}
+}
+
+// Rule: a node never takes over while the other node's heartbeat moves.
+func TestAcquireRefusedWhilePeerAlive(t *testing.T) {
+	dir := t.TempDir()
+	a := open(t, dir, "a", relaxedTiming)
+	b := open(t, dir, "b", relaxedTiming)
+	if _, err := a.Acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	go a.Heartbeat(ctx)
+	_, err := b.Acquire(ctxT(t))
+	var pa *PeerAliveError
+	if !errors.Is(err, ErrPeerAlive) || !errors.As(err, &pa) || pa.Owner.Node != "a" || pa.Owner.Epoch != 1 {
+		t.Fatalf("acquire by b: %v", err)
+	}
+	if err := a.StillOwner(); err != nil {
+		t.Fatalf("a lost the lease: %v", err)
+	}
+}
+
+// Rule: the lease expires when the heartbeat has not moved for the lease
+// timeout; the taker bumps the epoch; the stalled holder is fenced by the
+// OWNER re-read even though its own clock says its lease is still valid.
+func TestTakeoverAfterStall(t *testing.T) {
+	dir := t.TempDir()
+	var clk frozenClock
+	a := open(t, dir, "a", shortTiming, WithClock(clk.now))
+	b := open(t, dir, "b", shortTiming)
+	if _, err := a.Acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	// a never runs its heartbeat loop and its clock never moves: a pause.
+	e, err := b.Acquire(ctxT(t))
+	if err != nil || e != 2 {
+		t.Fatalf("takeover: %d %v", e, err)
+	}
+	if err := a.MayServe(); err != nil {
+		t.Fatalf("a's frozen clock should still claim the lease: %v", err)
+	}
+	err = a.StillOwner()
+	if !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("stalled holder after takeover: %v", err)
+	}
+	select {
+	case <-a.Lost():
+	default:
+		t.Fatal("Lost not closed after a foreign OWNER was seen")
+	}
+	if _, ok := a.Held(); ok {
+		t.Fatal("a still holds")
+	}
+	// a's late release must not overwrite b's OWNER.
+	if err := a.Release(ctxT(t)); err == nil {
+		t.Fatal("release by a fenced holder succeeded")
+	}
+	if o, _ := b.ReadOwner(); o != (Owner{Epoch: 2, Node: "b", State: StateActive}) {
+		t.Fatalf("OWNER %v", o)
+	}
+}
+
+// Rule: a released OWNER may be taken at once (no lease wait: the peer's
+// heartbeat was moving right up to the release).
+func TestReleaseHandover(t *testing.T) {
+	dir := t.TempDir()
+	a := open(t, dir, "a", relaxedTiming)
+	b := open(t, dir, "b", relaxedTiming)
+	if _, err := a.Acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	go a.Heartbeat(ctx)
+	if _, err := b.Acquire(ctxT(t)); !errors.Is(err, ErrPeerAlive) {
+		t.Fatalf("before release: %v", err)
+	}
+	if err := a.Release(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.StillOwner(); !errors.Is(err, ErrReleased) {
+		t.Fatalf("after release: %v", err)
+	}
+	// relaxedTiming's lease is 10 s; a takeover through expiry would hit
+	// this context's deadline.
+	ctx2, cancel2 := context.WithTimeout(ctxT(t), 5*time.Second)
+	defer cancel2()
+	e, err := b.Acquire(ctx2)
+	if err != nil || e != 2 {
+		t.Fatalf("acquire after release: %d %v", e, err)
+	}
+}
+
+// Rule: the holder's lease ends at its deadline even without a heartbeat
+// loop, and the keeper is told (callback + channel).
+func TestLostFiresWithoutHeartbeat(t *testing.T) {
+	dir := t.TempDir()
+	lost := make(chan error, 1)
+	a := open(t, dir, "a", shortTiming, WithOnLost(func(err error) { lost <- err }))
+	if _, err := a.Acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-lost:
+		if !errors.Is(err, ErrLeaseExpired) {
+			t.Fatalf("lost: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("OnLost never called")
+	}
+	<-a.Lost()
+	if err := a.MayServe(); !errors.Is(err, ErrLeaseExpired) {
+		t.Fatalf("MayServe: %v", err)
+	}
+	if err := a.StillOwner(); !errors.Is(err, ErrLeaseExpired) {
+		t.Fatalf("StillOwner: %v", err)
+	}
+	if a.Stats().Lost != 1 {
+		t.Fatalf("stats %+v", a.Stats())
+	}
+}
+
+func TestHeartbeatRenewsAndDetectsTakeover(t *testing.T) {
+	dir := t.TempDir()
+	lost := make(chan error, 1)
+	a := open(t, dir, "a", relaxedTiming, WithOnLost(func(err error) { lost <- err }))
+	if _, err := a.Acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Heartbeat(ctxT(t)) }()
+	for a.Stats().Renewals < 5 {
+		time.Sleep(5 * ms)
+	}
+	hb, err := DecodeHeartbeat(mustRead(t, filepath.Join(dir, HeartbeatFile)))
+	if err != nil || hb.Epoch != 1 || hb.Node != "a" || hb.Counter < 5 {
+		t.Fatalf("heartbeat %+v %v", hb, err)
+	}
+	// Another node takes over behind a's back (as after a network cut in
+	// which a kept running but b saw a's storage path stall).
+	rec := EncodeOwner(Owner{Epoch: 2, Node: "b", State: StateActive})
+	if err := os.WriteFile(filepath.Join(dir, OwnerFile), rec[:], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("heartbeat loop ended with %v", err)
+	}
+	if err := <-lost; !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("OnLost: %v", err)
+	}
+}
+
+// Two nodes acquiring at once on a fresh directory never share an epoch.
+func TestConcurrentAcquireDistinctEpochs(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		dir := t.TempDir()
+		const n = 4
+		var wg sync.WaitGroup
+		epochs := make([]uint64, n)
+		errs := make([]error, n)
+		for i := range n {
+			g := open(t, dir, string(rune('a'+i)), shortTiming)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), shortTiming.LeaseTimeout/2)
+				defer cancel()
+				epochs[i], errs[i] = g.Acquire(ctx)
+			}()
+		}
+		wg.Wait()
+		seen := map[uint64]bool{}
+		wins := 0
+		for i := range n {
+			if errs[i] != nil {
+				continue
+			}
+			wins++
+			if seen[epochs[i]] {
+				t.Fatalf("round %d: epoch %d taken twice: %v %v", round, epochs[i], epochs, errs)
+			}
+			seen[epochs[i]] = true
+		}
+		if wins == 0 {
+			t.Fatalf("round %d: nobody acquired: %v", round, errs)
+		}
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	for _, id := range []string{"", string(make([]byte, NodeIDMax+1)), "a\x00b"} {
+		if _, err := Open(dir, id, relaxedTiming); !errors.Is(err, ErrBadNodeID) {
+			t.Errorf("node %q: %v", id, err)
+		}
+	}
+	if _, err := Open(dir, "a", Timing{}); !errors.Is(err, ErrBadTiming) {
+		t.Errorf("zero timing: %v", err)
+	}
+	if _, err := Open(filepath.Join(dir, "missing"), "a", relaxedTiming); err == nil {
+		t.Error("missing directory accepted")
+	}
+	g := open(t, dir, "a", relaxedTiming)
+	if err := os.WriteFile(filepath.Join(dir, OwnerFile), []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Observe(); !errors.Is(err, ErrCorruptRecord) {
+		t.Errorf("garbage OWNER: %v", err)
+	}
+	if _, err := g.Acquire(ctxT(t)); !errors.Is(err, ErrCorruptRecord) {
+		t.Errorf("acquire over garbage OWNER: %v", err)
+	}
+	if err := g.Release(ctxT(t)); !errors.Is(err, ErrNotHolding) {
+		t.Errorf("release without lease: %v", err)
+	}
+	if err := g.StillOwner(); !errors.Is(err, ErrNotHolding) {
+		t.Errorf("StillOwner without lease: %v", err)
+	}
+}
+
+func TestRecordRoundTripAndCorruption(t *testing.T) {
+	o := Owner{Epoch: 1<<40 + 5, Node: "node-a.example", State: StateReleased}
+	b := EncodeOwner(o)
+	got, err := DecodeOwner(b[:])
+	if err != nil || got != o {
+		t.Fatalf("%+v %v", got, err)
+	}
+	for i := range b {
+		c := b
+		c[i] ^= 0x10
+		if _, err := DecodeOwner(c[:]); !errors.Is(err, ErrCorruptRecord) {
+			t.Fatalf("flip at byte %d accepted: %v", i, err)
+		}
+	}
+	if _, err := DecodeHeartbeat(b[:]); !errors.Is(err, ErrCorruptRecord) {
+		t.Fatal("OWNER decoded as HEARTBEAT")
+	}
+	h := Heartbeat{Epoch: 9, Node: "b", Counter: 12345}
+	hb := EncodeHeartbeat(h)
+	if got, err := DecodeHeartbeat(hb[:]); err != nil || got != h {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if got, err := DecodeOwner(nil); err != nil || got.State != StateNone || !got.Free() {
+		t.Fatalf("empty: %+v %v", got, err)
+	}
+}
+
+func FuzzDecodeOwner(f *testing.F) {
+	b := EncodeOwner(Owner{Epoch: 3, Node: "a", State: StateActive})
+	f.Add(b[:])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		o, err := DecodeOwner(data)
+		if err != nil || len(data) == 0 {
+			return
+		}
+		if re := EncodeOwner(o); string(re[:]) != string(data) {
+			t.Fatalf("accepted %x, re-encodes to %x", data, re)
+		}
+	})
+}
