@@ -10,7 +10,9 @@ const ms = time.Millisecond
 
 var testTiming = Timing{HeartbeatInterval: 100 * ms, LeaseTimeout: 350 * ms, SafetyMargin: 50 * ms, PollInterval: 50 * ms}
 
-func active(epoch uint64, node string) Owner { return Owner{Epoch: epoch, Node: node, State: StateActive} }
+func active(epoch uint64, node string) Owner {
+	return Owner{Epoch: epoch, Node: node, State: StateActive}
+}
 
 func beat(epoch uint64, node string, c uint64) [RecordSize]byte {
 	return EncodeHeartbeat(Heartbeat{Epoch: epoch, Node: node, Counter: c})
