@@ -49,6 +49,7 @@ func newRoot() *cobra.Command {
 		newServeCmd(),
 		newBenchCmd(),
 		newRunCmd(),
+		newConfigCmd(),
 	// Subcommands are listed here, one line each.
 	)
 	return root
