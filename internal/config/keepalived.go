@@ -964,6 +964,23 @@ func (p *kparser) complete() {
 	for _, in := range p.cfg.Instances {
 		complete(in, p.cfg.Global, &p.d.warns)
 	}
+	// script_user is the default run-as identity of every script and hook.
+	g := p.cfg.Global
+	if g.ScriptUser == "" {
+		return
+	}
+	for _, s := range p.cfg.Scripts {
+		if s.User == "" {
+			s.User, s.Group = g.ScriptUser, g.ScriptGroup
+		}
+	}
+	for _, in := range p.cfg.Instances {
+		for _, h := range []*Hook{in.Notify.Master, in.Notify.Backup, in.Notify.Fault, in.Notify.Stop, in.Notify.Generic} {
+			if h != nil && h.User == "" {
+				h.User, h.Group = g.ScriptUser, g.ScriptGroup
+			}
+		}
+	}
 }
 
 func (c *Config) instance(name string) *Instance {
@@ -1036,6 +1053,17 @@ func complete(in *Instance, g Global, warns *[]Warning) {
 	if in.PreemptDelay > 0 && in.Nopreempt {
 		warn("preempt_delay", "preempt_delay is incompatible with nopreempt - clearing it")
 		in.PreemptDelay = 0
+	}
+	if in.Interface != "" {
+		kept := in.TrackInterfaces[:0]
+		for _, ti := range in.TrackInterfaces {
+			if ti.Name == in.Interface {
+				warn("track_interface", "ignoring track_interface %s since it is the instance's own interface", ti.Name)
+				continue
+			}
+			kept = append(kept, ti)
+		}
+		in.TrackInterfaces = kept
 	}
 	if in.Priority == OwnerPriority {
 		kept := in.TrackScripts[:0]

@@ -138,208 +138,228 @@ func checkInstance(t *testing.T, got *Instance, want Instance) {
 	}
 }
 
+// semanticCases are valid configs with the model keepalived gives them;
+// TestKeepalivedAgrees also runs them through `keepalived -t`.
+var semanticCases = []struct {
+	name  string
+	conf  string
+	check func(t *testing.T, c *Config)
+}{
+	{
+		// reference §0.5: `state MASTER` without a priority line means 255.
+		name: "state MASTER without priority is the owner",
+		conf: inst("state MASTER\n"),
+		check: func(t *testing.T, c *Config) {
+			if in := c.Instances[0]; in.Priority != 255 || in.State != StateMaster {
+				t.Errorf("priority %d state %s", in.Priority, in.State)
+			}
+		},
+	},
+	{
+		name: "priority 255 without state starts MASTER",
+		conf: inst("priority 255\n"),
+		check: func(t *testing.T, c *Config) {
+			if in := c.Instances[0]; in.State != StateMaster {
+				t.Errorf("state %s", in.State)
+			}
+		},
+	},
+	{
+		name: "defaults: BACKUP, priority 100, VRRPv2, advert 1s, /32",
+		conf: "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 7\n virtual_ipaddress {\n 198.18.0.10\n }\n}\n",
+		check: func(t *testing.T, c *Config) {
+			in := c.Instances[0]
+			if in.State != StateBackup || in.Priority != 100 || in.Version != 2 || in.Advert != time.Second || in.Nopreempt || in.DownTimerAdverts != 3 {
+				t.Errorf("%+v", in)
+			}
+			if in.VIPs[0].Prefix != netip.MustParsePrefix("198.18.0.10/32") {
+				t.Errorf("vip %s", in.VIPs[0].Prefix)
+			}
+		},
+	},
+	{
+		name: "IPv6 VIP: version 3 and /128",
+		conf: "vrrp_instance VI_6 {\n interface eth0\n virtual_router_id 7\n advert_int 0.1\n virtual_ipaddress {\n fe80::10\n 2001:db8::10/64\n }\n}\n",
+		check: func(t *testing.T, c *Config) {
+			in := c.Instances[0]
+			if in.Version != 3 || in.VIPs[0].Prefix.Bits() != 128 || in.VIPs[1].Prefix.Bits() != 64 || in.Advert != 100*time.Millisecond {
+				t.Errorf("%+v", in)
+			}
+		},
+	},
+	{
+		name: "global vrrp_version 3 and centisecond advert",
+		conf: "global_defs {\n vrrp_version 3\n}\n" + inst("advert_int 0.02\n"),
+		check: func(t *testing.T, c *Config) {
+			if in := c.Instances[0]; in.Version != 3 || in.Advert != 20*time.Millisecond {
+				t.Errorf("version %d advert %s", in.Version, in.Advert)
+			}
+		},
+	},
+	{
+		name: "vrrp_script defaults (reference §3.1)",
+		conf: "vrrp_script chk {\n script /bin/true\n}\n" + inst("track_script {\n chk\n}\n"),
+		check: func(t *testing.T, c *Config) {
+			s := c.Scripts["chk"]
+			if s.Interval != time.Second || s.Timeout != time.Second || s.Weight != 0 || s.Rise != 1 || s.Fall != 1 || s.InitFail || s.Reverse {
+				t.Errorf("%+v", s)
+			}
+		},
+	},
+	{
+		name: "vrrp_script all keywords",
+		conf: "vrrp_script chk {\n script \"/usr/bin/check --name 'a b'\"\n interval 3\n timeout 2\n weight 10 reverse\n rise 3\n fall 2\n user nobody nogroup\n init_fail\n}\n" + inst("track_script {\n chk\n}\n"),
+		check: func(t *testing.T, c *Config) {
+			want := &Script{Name: "chk", Pos: Pos{"keepalived.conf", 1}, Command: "/usr/bin/check --name 'a b'",
+				Args: []string{"/usr/bin/check", "--name", "a b"}, Interval: 3 * time.Second, Timeout: 2 * time.Second,
+				Weight: 10, Reverse: true, Rise: 3, Fall: 2, User: "nobody", Group: "nogroup", InitFail: true}
+			if got := c.Scripts["chk"]; !reflect.DeepEqual(got, want) {
+				t.Errorf("\n got %+v\nwant %+v", got, want)
+			}
+			if ts := c.Instances[0].TrackScripts[0]; ts.Weight != 10 || !ts.Reverse {
+				t.Errorf("track inherits weight: %+v", ts)
+			}
+		},
+	},
+	{
+		name: "track_script weight override, noreverse",
+		conf: "vrrp_script a {\n script /bin/true\n weight 5 reverse\n}\nvrrp_script b {\n script /bin/true\n}\n" +
+			inst("track_script {\n a weight -30 noreverse\n b weight 253\n}\ntrack_interface {\n lo weight -253 reverse\n}\n"),
+		check: func(t *testing.T, c *Config) {
+			in := c.Instances[0]
+			wantTS := []TrackScript{{Name: "a", Weight: -30, Pos: Pos{"keepalived.conf", 15}}, {Name: "b", Weight: 253, Pos: Pos{"keepalived.conf", 16}}}
+			if !reflect.DeepEqual(in.TrackScripts, wantTS) {
+				t.Errorf("track_script %+v", in.TrackScripts)
+			}
+			wantTI := []TrackInterface{{Name: "lo", Weight: -253, Reverse: true}}
+			if !reflect.DeepEqual(in.TrackInterfaces, wantTI) {
+				t.Errorf("track_interface %+v", in.TrackInterfaces)
+			}
+		},
+	},
+	{
+		name: "one-line blocks, braces on the next line, VIP options",
+		conf: "vrrp_instance VI_1\n{\n interface eth0\n virtual_router_id 9\n virtual_ipaddress { 198.18.0.10/24 dev eth0 label eth0:vip brd 198.18.0.255 scope global no_track }\n authentication { auth_type PASS\n auth_pass secret }\n unicast_src_ip 198.18.0.1\n unicast_peer {\n 198.18.0.2\n }\n}\n",
+		check: func(t *testing.T, c *Config) {
+			in := c.Instances[0]
+			want := VIP{Prefix: netip.MustParsePrefix("198.18.0.10/24"), Dev: "eth0", Label: "eth0:vip",
+				Brd: netip.MustParseAddr("198.18.0.255"), Scope: "global", NoTrack: true}
+			if len(in.VIPs) != 1 || in.VIPs[0] != want {
+				t.Errorf("vips %+v", in.VIPs)
+			}
+			if in.AuthType != AuthPass || in.AuthPass != "secret" {
+				t.Errorf("auth %q %q", in.AuthType, in.AuthPass)
+			}
+			if in.SrcIP != netip.MustParseAddr("198.18.0.1") || len(in.UnicastPeers) != 1 || in.UnicastPeers[0] != netip.MustParseAddr("198.18.0.2") {
+				t.Errorf("unicast %s %v", in.SrcIP, in.UnicastPeers)
+			}
+		},
+	},
+	{
+		name: "comments, quotes and escapes",
+		conf: "global_defs {\n router_id a\\#b ! comment\n}\n" + inst(
+			"notify_master \"/bin/echo a#b !c\" # trailing\n"+
+				"notify_backup '/bin/echo' root wheel\n"+
+				"notify \"/bin/printf 'x\\ty' \\\"q\\\"\"\n"+
+				"notify_fault /bin/fault.sh\n"),
+		check: func(t *testing.T, c *Config) {
+			if c.Global.RouterID != "a#b" {
+				t.Errorf("router_id %q", c.Global.RouterID)
+			}
+			n := c.Instances[0].Notify
+			if !reflect.DeepEqual(n.Master.Args, []string{"/bin/echo", "a#b", "!c"}) {
+				t.Errorf("master %q", n.Master.Args)
+			}
+			if !reflect.DeepEqual(n.Backup, &Hook{Command: "/bin/echo", Args: []string{"/bin/echo"}, User: "root", Group: "wheel"}) {
+				t.Errorf("backup %+v", n.Backup)
+			}
+			if !reflect.DeepEqual(n.Generic.Args, []string{"/bin/printf", "x\ty", `q`}) {
+				t.Errorf("generic %q", n.Generic.Args)
+			}
+			if !reflect.DeepEqual(n.Fault.Args, []string{"/bin/fault.sh"}) {
+				t.Errorf("fault %q", n.Fault.Args)
+			}
+		},
+	},
+	{
+		name: "global garp defaults are copied into instances parsed after them",
+		conf: "global_defs {\n vrrp_garp_master_delay 1\n vrrp_garp_master_repeat 2\n vrrp_garp_master_refresh 60\n vrrp_garp_interval 0.001\n}\n" +
+			inst("garp_master_repeat 3\ngarp_lower_prio_repeat 0\n"),
+		check: func(t *testing.T, c *Config) {
+			want := GARP{MasterDelay: time.Second, MasterRepeat: 3, MasterRefresh: time.Minute, MasterRefreshRepeat: 1,
+				LowerPrioDelay: time.Second, LowerPrioRepeat: 0, Interval: time.Millisecond}
+			if g := c.Instances[0].GARP; g != want {
+				t.Errorf("\n got %+v\nwant %+v", g, want)
+			}
+		},
+	},
+	{
+		name: "script_user is the default run-as identity",
+		conf: "global_defs {\n script_user nobody nogroup\n}\nvrrp_script a {\n script /bin/true\n}\nvrrp_script b {\n script /bin/true\n user root\n}\n" +
+			inst("track_script {\n a\n b\n}\nnotify_master /bin/true\nnotify_backup /bin/true root\n"),
+		check: func(t *testing.T, c *Config) {
+			if s := c.Scripts["a"]; s.User != "nobody" || s.Group != "nogroup" {
+				t.Errorf("a runs as %q %q", s.User, s.Group)
+			}
+			if s := c.Scripts["b"]; s.User != "root" || s.Group != "" {
+				t.Errorf("b runs as %q %q", s.User, s.Group)
+			}
+			n := c.Instances[0].Notify
+			if n.Master.User != "nobody" || n.Backup.User != "root" {
+				t.Errorf("hooks run as %q and %q", n.Master.User, n.Backup.User)
+			}
+		},
+	},
+	{
+		name: "vrrp_min_garp",
+		conf: "global_defs {\n vrrp_min_garp\n}\n" + inst(""),
+		check: func(t *testing.T, c *Config) {
+			if g := c.Instances[0].GARP; g.MasterRepeat != 1 || g.MasterDelay != 0 || g.MasterRefreshRepeat != 0 {
+				t.Errorf("%+v", g)
+			}
+		},
+	},
+	{
+		name: "nopreempt and preempt_delay with BACKUP",
+		conf: inst("state BACKUP\nnopreempt\n") + strings.NewReplacer("VI_1", "VI_2", " 51", " 52").Replace(inst("preempt_delay 2.5\n")),
+		check: func(t *testing.T, c *Config) {
+			if a, b := c.Instances[0], c.Instances[1]; !a.Nopreempt || b.Nopreempt || b.PreemptDelay != 2500*time.Millisecond {
+				t.Errorf("%+v\n%+v", a, b)
+			}
+		},
+	},
+	{
+		name: "preempt after nopreempt wins",
+		conf: inst("nopreempt\npreempt\npreempt_delay 1\n"),
+		check: func(t *testing.T, c *Config) {
+			if in := c.Instances[0]; in.Nopreempt || in.PreemptDelay != time.Second {
+				t.Errorf("%+v", in)
+			}
+		},
+	},
+	{
+		name: "unicast with check_unicast_src, dont_track_primary, down_timer_adverts",
+		conf: "global_defs {\n vrrp_check_unicast_src\n}\n" + inst("dont_track_primary\ndown_timer_adverts 5\nunicast_peer {\n198.18.0.2\n198.18.0.3\n}\n"),
+		check: func(t *testing.T, c *Config) {
+			in := c.Instances[0]
+			if !in.CheckUnicastSrc || !in.DontTrackPrimary || in.DownTimerAdverts != 5 || len(in.UnicastPeers) != 2 {
+				t.Errorf("%+v", in)
+			}
+		},
+	},
+	{
+		name: "sync group is parsed",
+		conf: inst("") + strings.NewReplacer("VI_1", "VI_2", " 51", " 52").Replace(inst("")) + "vrrp_sync_group G {\n group {\n VI_1\n VI_2\n }\n}\n",
+		check: func(t *testing.T, c *Config) {
+			if len(c.SyncGroups) != 1 || !reflect.DeepEqual(c.SyncGroups[0].Members, []string{"VI_1", "VI_2"}) {
+				t.Errorf("%+v", c.SyncGroups)
+			}
+		},
+	},
+}
+
 func TestKeepalivedSemantics(t *testing.T) {
-	tests := []struct {
-		name  string
-		conf  string
-		check func(t *testing.T, c *Config)
-	}{
-		{
-			// reference §0.5: `state MASTER` without a priority line means 255.
-			name: "state MASTER without priority is the owner",
-			conf: inst("state MASTER\n"),
-			check: func(t *testing.T, c *Config) {
-				if in := c.Instances[0]; in.Priority != 255 || in.State != StateMaster {
-					t.Errorf("priority %d state %s", in.Priority, in.State)
-				}
-			},
-		},
-		{
-			name: "priority 255 without state starts MASTER",
-			conf: inst("priority 255\n"),
-			check: func(t *testing.T, c *Config) {
-				if in := c.Instances[0]; in.State != StateMaster {
-					t.Errorf("state %s", in.State)
-				}
-			},
-		},
-		{
-			name: "defaults: BACKUP, priority 100, VRRPv2, advert 1s, /32",
-			conf: "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 7\n virtual_ipaddress {\n 198.18.0.10\n }\n}\n",
-			check: func(t *testing.T, c *Config) {
-				in := c.Instances[0]
-				if in.State != StateBackup || in.Priority != 100 || in.Version != 2 || in.Advert != time.Second || in.Nopreempt || in.DownTimerAdverts != 3 {
-					t.Errorf("%+v", in)
-				}
-				if in.VIPs[0].Prefix != netip.MustParsePrefix("198.18.0.10/32") {
-					t.Errorf("vip %s", in.VIPs[0].Prefix)
-				}
-			},
-		},
-		{
-			name: "IPv6 VIP: version 3 and /128",
-			conf: "vrrp_instance VI_6 {\n interface eth0\n virtual_router_id 7\n advert_int 0.1\n virtual_ipaddress {\n fe80::10\n 2001:db8::10/64\n }\n}\n",
-			check: func(t *testing.T, c *Config) {
-				in := c.Instances[0]
-				if in.Version != 3 || in.VIPs[0].Prefix.Bits() != 128 || in.VIPs[1].Prefix.Bits() != 64 || in.Advert != 100*time.Millisecond {
-					t.Errorf("%+v", in)
-				}
-			},
-		},
-		{
-			name: "global vrrp_version 3 and centisecond advert",
-			conf: "global_defs {\n vrrp_version 3\n}\n" + inst("advert_int 0.02\n"),
-			check: func(t *testing.T, c *Config) {
-				if in := c.Instances[0]; in.Version != 3 || in.Advert != 20*time.Millisecond {
-					t.Errorf("version %d advert %s", in.Version, in.Advert)
-				}
-			},
-		},
-		{
-			name: "vrrp_script defaults (reference §3.1)",
-			conf: "vrrp_script chk {\n script /bin/true\n}\n" + inst("track_script {\n chk\n}\n"),
-			check: func(t *testing.T, c *Config) {
-				s := c.Scripts["chk"]
-				if s.Interval != time.Second || s.Timeout != time.Second || s.Weight != 0 || s.Rise != 1 || s.Fall != 1 || s.InitFail || s.Reverse {
-					t.Errorf("%+v", s)
-				}
-			},
-		},
-		{
-			name: "vrrp_script all keywords",
-			conf: "vrrp_script chk {\n script \"/usr/bin/check --name 'a b'\"\n interval 3\n timeout 1.5\n weight 10 reverse\n rise 3\n fall 2\n user nobody nogroup\n init_fail\n}\n" + inst("track_script {\n chk\n}\n"),
-			check: func(t *testing.T, c *Config) {
-				want := &Script{Name: "chk", Pos: Pos{"keepalived.conf", 1}, Command: "/usr/bin/check --name 'a b'",
-					Args: []string{"/usr/bin/check", "--name", "a b"}, Interval: 3 * time.Second, Timeout: 1500 * time.Millisecond,
-					Weight: 10, Reverse: true, Rise: 3, Fall: 2, User: "nobody", Group: "nogroup", InitFail: true}
-				if got := c.Scripts["chk"]; !reflect.DeepEqual(got, want) {
-					t.Errorf("\n got %+v\nwant %+v", got, want)
-				}
-				if ts := c.Instances[0].TrackScripts[0]; ts.Weight != 10 || !ts.Reverse {
-					t.Errorf("track inherits weight: %+v", ts)
-				}
-			},
-		},
-		{
-			name: "track_script weight override, noreverse, ±254 clamp",
-			conf: "vrrp_script a {\n script /bin/true\n weight 5 reverse\n}\nvrrp_script b {\n script /bin/true\n}\n" +
-				inst("track_script {\n a weight -30 noreverse\n b weight 254\n}\ntrack_interface {\n eth1 weight -254 reverse\n eth2\n}\n"),
-			check: func(t *testing.T, c *Config) {
-				in := c.Instances[0]
-				wantTS := []TrackScript{{Name: "a", Weight: -30, Pos: Pos{"keepalived.conf", 15}}, {Name: "b", Weight: 253, Pos: Pos{"keepalived.conf", 16}}}
-				if !reflect.DeepEqual(in.TrackScripts, wantTS) {
-					t.Errorf("track_script %+v", in.TrackScripts)
-				}
-				wantTI := []TrackInterface{{Name: "eth1", Weight: -253, Reverse: true}, {Name: "eth2"}}
-				if !reflect.DeepEqual(in.TrackInterfaces, wantTI) {
-					t.Errorf("track_interface %+v", in.TrackInterfaces)
-				}
-			},
-		},
-		{
-			name: "one-line blocks, braces on the next line, VIP options",
-			conf: "vrrp_instance VI_1\n{\n interface eth0\n virtual_router_id 9\n virtual_ipaddress { 198.18.0.10/24 dev eth1 label eth1:vip brd 198.18.0.255 scope global no_track }\n authentication { auth_type PASS\n auth_pass secret }\n unicast_src_ip 198.18.0.1\n unicast_peer {\n 198.18.0.2\n }\n}\n",
-			check: func(t *testing.T, c *Config) {
-				in := c.Instances[0]
-				want := VIP{Prefix: netip.MustParsePrefix("198.18.0.10/24"), Dev: "eth1", Label: "eth1:vip",
-					Brd: netip.MustParseAddr("198.18.0.255"), Scope: "global", NoTrack: true}
-				if len(in.VIPs) != 1 || in.VIPs[0] != want {
-					t.Errorf("vips %+v", in.VIPs)
-				}
-				if in.AuthType != AuthPass || in.AuthPass != "secret" {
-					t.Errorf("auth %q %q", in.AuthType, in.AuthPass)
-				}
-				if in.SrcIP != netip.MustParseAddr("198.18.0.1") || len(in.UnicastPeers) != 1 || in.UnicastPeers[0] != netip.MustParseAddr("198.18.0.2") {
-					t.Errorf("unicast %s %v", in.SrcIP, in.UnicastPeers)
-				}
-			},
-		},
-		{
-			name: "comments, quotes and escapes",
-			conf: "global_defs {\n router_id a\\#b ! comment\n}\n" + inst(
-				"notify_master \"/bin/echo a#b !c\" # trailing\n"+
-					"notify_backup '/bin/echo' root wheel\n"+
-					"notify \"/bin/printf 'x\\ty' \\\"q\\\"\"\n"+
-					"notify_fault /bin/fault.sh\n"),
-			check: func(t *testing.T, c *Config) {
-				if c.Global.RouterID != "a#b" {
-					t.Errorf("router_id %q", c.Global.RouterID)
-				}
-				n := c.Instances[0].Notify
-				if !reflect.DeepEqual(n.Master.Args, []string{"/bin/echo", "a#b", "!c"}) {
-					t.Errorf("master %q", n.Master.Args)
-				}
-				if !reflect.DeepEqual(n.Backup, &Hook{Command: "/bin/echo", Args: []string{"/bin/echo"}, User: "root", Group: "wheel"}) {
-					t.Errorf("backup %+v", n.Backup)
-				}
-				if !reflect.DeepEqual(n.Generic.Args, []string{"/bin/printf", "x\ty", `q`}) {
-					t.Errorf("generic %q", n.Generic.Args)
-				}
-				if !reflect.DeepEqual(n.Fault.Args, []string{"/bin/fault.sh"}) {
-					t.Errorf("fault %q", n.Fault.Args)
-				}
-			},
-		},
-		{
-			name: "global garp defaults are copied into instances parsed after them",
-			conf: "global_defs {\n vrrp_garp_master_delay 1\n vrrp_garp_master_repeat 2\n vrrp_garp_master_refresh 60\n vrrp_garp_interval 0.001\n}\n" +
-				inst("garp_master_repeat 3\ngarp_lower_prio_repeat 0\n"),
-			check: func(t *testing.T, c *Config) {
-				want := GARP{MasterDelay: time.Second, MasterRepeat: 3, MasterRefresh: time.Minute, MasterRefreshRepeat: 1,
-					LowerPrioDelay: time.Second, LowerPrioRepeat: 0, Interval: time.Millisecond}
-				if g := c.Instances[0].GARP; g != want {
-					t.Errorf("\n got %+v\nwant %+v", g, want)
-				}
-			},
-		},
-		{
-			name: "vrrp_min_garp",
-			conf: "global_defs {\n vrrp_min_garp\n}\n" + inst(""),
-			check: func(t *testing.T, c *Config) {
-				if g := c.Instances[0].GARP; g.MasterRepeat != 1 || g.MasterDelay != 0 || g.MasterRefreshRepeat != 0 {
-					t.Errorf("%+v", g)
-				}
-			},
-		},
-		{
-			name: "nopreempt and preempt_delay with BACKUP",
-			conf: inst("state BACKUP\nnopreempt\n") + strings.NewReplacer("VI_1", "VI_2", " 51", " 52").Replace(inst("preempt_delay 2.5\n")),
-			check: func(t *testing.T, c *Config) {
-				if a, b := c.Instances[0], c.Instances[1]; !a.Nopreempt || b.Nopreempt || b.PreemptDelay != 2500*time.Millisecond {
-					t.Errorf("%+v\n%+v", a, b)
-				}
-			},
-		},
-		{
-			name: "preempt after nopreempt wins",
-			conf: inst("nopreempt\npreempt\npreempt_delay 1\n"),
-			check: func(t *testing.T, c *Config) {
-				if in := c.Instances[0]; in.Nopreempt || in.PreemptDelay != time.Second {
-					t.Errorf("%+v", in)
-				}
-			},
-		},
-		{
-			name: "unicast with check_unicast_src, dont_track_primary, down_timer_adverts",
-			conf: "global_defs {\n vrrp_check_unicast_src\n}\n" + inst("dont_track_primary\ndown_timer_adverts 5\nunicast_peer {\n198.18.0.2\n198.18.0.3\n}\n"),
-			check: func(t *testing.T, c *Config) {
-				in := c.Instances[0]
-				if !in.CheckUnicastSrc || !in.DontTrackPrimary || in.DownTimerAdverts != 5 || len(in.UnicastPeers) != 2 {
-					t.Errorf("%+v", in)
-				}
-			},
-		},
-		{
-			name: "sync group is parsed",
-			conf: inst("") + "vrrp_sync_group G {\n group {\n VI_1\n }\n}\n",
-			check: func(t *testing.T, c *Config) {
-				if len(c.SyncGroups) != 1 || !reflect.DeepEqual(c.SyncGroups[0].Members, []string{"VI_1"}) {
-					t.Errorf("%+v", c.SyncGroups)
-				}
-			},
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range semanticCases {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _ := mustParseKA(t, tt.conf)
 			tt.check(t, c)
@@ -472,6 +492,40 @@ func TestKeepalivedWarnings(t *testing.T) {
 			warns: []string{"keepalived.conf:1: include conf.d/*.conf matched no files"},
 		},
 		{
+			name: "track weights ±254 are clamped to ±253",
+			conf: "vrrp_script chk {\n script /bin/true\n}\n" + inst("track_script {\n chk weight 254\n}\ntrack_interface {\n eth1 weight -254\n}\n"),
+			warns: []string{
+				"keepalived.conf:11: track_script chk: weight cannot be ±254, using ±253",
+				"keepalived.conf:14: track_interface eth1: weight cannot be ±254, using ±253",
+			},
+			check: func(t *testing.T, c *Config) {
+				if in := c.Instances[0]; in.TrackScripts[0].Weight != 253 || in.TrackInterfaces[0].Weight != -253 {
+					t.Errorf("%+v %+v", in.TrackScripts, in.TrackInterfaces)
+				}
+			},
+		},
+		{
+			// keepalived 2.2.7 takes whole seconds; ≥2.3.2 decimals, as we do.
+			name:  "vrrp_script decimal interval and timeout",
+			conf:  "vrrp_script chk {\n script /bin/true\n interval 0.5\n timeout 0.25\n}\n" + inst(""),
+			warns: []string{},
+			check: func(t *testing.T, c *Config) {
+				if s := c.Scripts["chk"]; s.Interval != 500*time.Millisecond || s.Timeout != 250*time.Millisecond {
+					t.Errorf("%+v", s)
+				}
+			},
+		},
+		{
+			name:  "tracking the instance's own interface is ignored",
+			conf:  inst("track_interface {\n eth0 weight -10\n}\n"),
+			warns: []string{"keepalived.conf:7: vrrp_instance VI_1: ignoring track_interface eth0 since it is the instance's own interface"},
+			check: func(t *testing.T, c *Config) {
+				if n := len(c.Instances[0].TrackInterfaces); n != 0 {
+					t.Errorf("%d tracked interfaces", n)
+				}
+			},
+		},
+		{
 			name:  "keyword repeated",
 			conf:  inst("priority 10\npriority 20\n"),
 			warns: []string{"keepalived.conf:8: priority already set at line 7 - using the last value"},
@@ -495,91 +549,95 @@ func TestKeepalivedWarnings(t *testing.T) {
 	}
 }
 
+const script3 = "vrrp_script chk {\n script /bin/true\n}\n" // 3 lines
+
+// errorCases are broken configs with the exact error; TestKeepalivedAgrees
+// checks that keepalived flags the same line for some of them.
+var errorCases = []struct {
+	name string
+	conf string
+	err  string
+}{
+	{"priority out of range", inst("priority 300\n"), "keepalived.conf:7: priority 300 out of range 1..255"},
+	{"priority not a number", inst("priority high\n"), "keepalived.conf:7: priority 'high' is not a whole number"},
+	{"priority missing value", inst("priority\n"), "keepalived.conf:7: priority needs a value"},
+	{"vrid 0", inst("virtual_router_id 0\n"), "keepalived.conf:7: virtual_router_id 0 out of range 1..255"},
+	{"vrid 256", inst("virtual_router_id 256\n"), "keepalived.conf:7: virtual_router_id 256 out of range 1..255"},
+	{"vrid missing", "vrrp_instance VI_1 {\n interface eth0\n virtual_ipaddress {\n 198.18.0.10\n }\n}\n",
+		"keepalived.conf:1: vrrp_instance VI_1: virtual_router_id is required"},
+	{"interface missing", "vrrp_instance VI_1 {\n virtual_router_id 3\n virtual_ipaddress {\n 198.18.0.10\n }\n}\n",
+		"keepalived.conf:1: vrrp_instance VI_1: interface is required"},
+	{"no VIP", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 3\n}\n",
+		"keepalived.conf:1: vrrp_instance VI_1: no virtual_ipaddress (at least one VIP is required)"},
+	{"empty VIP block", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 3\n virtual_ipaddress {\n }\n}\n",
+		"keepalived.conf:4: vrrp_instance VI_1: no virtual_ipaddress (at least one VIP is required)"},
+	{"no instance", "global_defs {\n router_id x\n}\n", "keepalived.conf: no vrrp_instance defined"},
+	{"state lower case", inst("state master\n"), "keepalived.conf:7: state 'master' must be MASTER or BACKUP"},
+	{"v2 sub-second advert", inst("advert_int 0.5\n"),
+		"keepalived.conf:7: advert_int 0.5 is not a whole number of seconds, which VRRPv2 needs; use version 3 for sub-second adverts"},
+	{"v3 advert not centiseconds", inst("version 3\nadvert_int 0.015\n"),
+		"keepalived.conf:8: advert_int 0.015 is not a multiple of 10ms, which VRRPv3 needs"},
+	{"v3 advert too long", inst("version 3\nadvert_int 41\n"),
+		"keepalived.conf:8: advert_int 41 out of range 0.01..40.95 for VRRPv3"},
+	{"advert too long", inst("advert_int 256\n"), "keepalived.conf:7: advert_int 256 out of range 0.01..255"},
+	{"advert too short", inst("advert_int 0.001\n"), "keepalived.conf:7: advert_int 0.001 out of range 0.01..255"},
+	{"advert not a number", inst("advert_int 1s\n"), "keepalived.conf:7: advert_int '1s' is not a number of seconds"},
+	{"version 4", inst("version 4\n"), "keepalived.conf:7: version 4 out of range 2..3"},
+	{"auth AH", inst("authentication {\n auth_type AH\n auth_pass x\n}\n"),
+		"keepalived.conf:8: auth_type AH is not supported; use PASS or no authentication"},
+	{"auth bogus", inst("authentication {\n auth_type pass\n}\n"), "keepalived.conf:8: auth_type 'pass' must be PASS"},
+	{"use_vmac", inst("use_vmac\n"),
+		"keepalived.conf:7: use_vmac is not supported (milvus-ha sends from the interface MAC, like keepalived's default)"},
+	{"vmac_xmit_base", inst("vmac_xmit_base\n"), "keepalived.conf:7: vmac_xmit_base is not supported"},
+	{"track_process", inst("track_process {\n p\n}\n"), "keepalived.conf:7: track_process is not supported; use a vrrp_script"},
+	{"strict_mode", inst("strict_mode\n"),
+		"keepalived.conf:7: strict_mode is not supported: it implies no_accept, which makes the VIP unreachable; remove it"},
+	{"vrrp_strict", "global_defs {\n vrrp_strict\n}\n" + inst(""),
+		"keepalived.conf:2: vrrp_strict is not supported: it implies no_accept, which makes the VIP unreachable, and silently rewrites state, authentication and preempt_delay; remove it"},
+	{"notify_fifo", "global_defs {\n notify_fifo /run/ka.fifo\n}\n" + inst(""),
+		"keepalived.conf:2: notify_fifo is not supported: milvus-ha runs notify scripts one at a time in transition order instead; use notify_* scripts"},
+	{"mcast group", "global_defs {\n vrrp_mcast_group4 224.0.0.19\n}\n" + inst(""),
+		"keepalived.conf:2: vrrp_mcast_group4 224.0.0.19 is not supported (only the standard group 224.0.0.18)"},
+	{"unknown track_script", inst("track_script {\n chk_nope\n}\n"), "keepalived.conf:8: track_script chk_nope: no vrrp_script chk_nope defined"},
+	{"script defined after the instance", inst("track_script {\n chk\n}\n") + script3,
+		"keepalived.conf:8: track_script chk: vrrp_script chk is defined after vrrp_instance VI_1 (at keepalived.conf:11); keepalived would ignore it - move it before"},
+	{"track_script bad option", script3 + inst("track_script {\n chk wieght 3\n}\n"), "keepalived.conf:11: track_script chk: unknown option 'wieght'"},
+	{"track_script weight range", script3 + inst("track_script {\n chk weight 300\n}\n"), "keepalived.conf:11: weight 300 out of range -254..254"},
+	{"script weight range", "vrrp_script chk {\n script /bin/true\n weight 300\n}\n" + inst(""), "keepalived.conf:3: weight 300 out of range -253..253"},
+	{"script weight option", "vrrp_script chk {\n script /bin/true\n weight 3 inverse\n}\n" + inst(""), "keepalived.conf:3: unknown weight option 'inverse' (only reverse)"},
+	{"script rise 0", "vrrp_script chk {\n script /bin/true\n rise 0\n}\n" + inst(""), "keepalived.conf:3: rise 0 out of range 1..2147483647"},
+	{"script without script", "vrrp_script chk {\n interval 2\n}\n" + inst(""), "keepalived.conf:1: vrrp_script chk has no script"},
+	{"script unterminated single quote", "vrrp_script chk {\n script \"/bin/sh -c 'exit 1\"\n}\n" + inst(""), "keepalived.conf:2: script: missing terminating '"},
+	{"duplicate script", script3 + script3 + inst(""), "keepalived.conf:4: vrrp_script chk already defined at keepalived.conf:1"},
+	{"missing close brace", "vrrp_instance VI_1 {\n interface eth0\n", "keepalived.conf:1: missing '}' to close vrrp_instance"},
+	{"missing open brace", "vrrp_instance VI_1\n interface eth0\n", "keepalived.conf:1: missing '{' after vrrp_instance"},
+	{"stray close brace", inst("") + "}\n", "keepalived.conf:8: unexpected '}'"},
+	{"unterminated quote", inst("notify_master \"/bin/x\n"), "keepalived.conf:7: unterminated quote"},
+	{"bad VIP", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 3\n virtual_ipaddress {\n 198.18.0.300/24\n }\n}\n",
+		"keepalived.conf:5: virtual_ipaddress '198.18.0.300/24' is not an address or address/prefix"},
+	{"bad VIP option", inst("virtual_ipaddress {\n 198.18.0.11 peer 198.18.0.12\n}\n"), "keepalived.conf:8: virtual_ipaddress 198.18.0.11: unsupported option 'peer'"},
+	{"VIP option without value", inst("virtual_ipaddress {\n 198.18.0.11 dev\n}\n"), "keepalived.conf:8: virtual_ipaddress 198.18.0.11: dev needs a value"},
+	{"mixed families", inst("virtual_ipaddress {\n 2001:db8::1\n}\n"),
+		"keepalived.conf:7: vrrp_instance VI_1: VIP 2001:db8::1/128 is not the same address family as 198.18.0.10/24"},
+	{"IPv6 with v2", "vrrp_instance VI_1 {\n interface eth0\n version 2\n virtual_router_id 3\n virtual_ipaddress {\n 2001:db8::1\n }\n}\n",
+		"keepalived.conf:3: vrrp_instance VI_1: VRRPv2 does not support IPv6; use version 3"},
+	{"bad peer", inst("unicast_peer {\n 198.18.0.x\n}\n"), "keepalived.conf:8: unicast_peer '198.18.0.x' is not an IP address"},
+	{"peer family", inst("unicast_peer {\n 2001:db8::2\n}\n"), "keepalived.conf:7: unicast_peer 2001:db8::2 is not the same address family as the VIPs"},
+	{"duplicate instance", inst("") + inst(""), "keepalived.conf:8: vrrp_instance VI_1 already defined at keepalived.conf:1"},
+	{"vrid clash", inst("") + strings.Replace(inst(""), "VI_1", "VI_2", 1),
+		"keepalived.conf:10: virtual_router_id 51 on eth0 is already used by VI_1 (VRIDs must be unique per interface and address family)"},
+	{"sync group notify", inst("") + "vrrp_sync_group G {\n group {\n VI_1\n }\n notify_master /bin/x\n}\n",
+		"keepalived.conf:12: notify_master in vrrp_sync_group is not supported; put it in the vrrp_instance"},
+	{"sync group unknown member", inst("") + "vrrp_sync_group G {\n group {\n VI_9\n }\n}\n", "keepalived.conf:8: vrrp_sync_group G: no vrrp_instance VI_9"},
+	{"unicast_fault_no_peer without peers", inst("unicast_fault_no_peer\n"),
+		"keepalived.conf:1: vrrp_instance VI_1: unicast_fault_no_peer set but no unicast_peer given"},
+	{"includer", "includer x.conf\n" + inst(""), "keepalived.conf:1: includer is not supported; use include"},
+	{"two errors are both reported", inst("priority 0\nvirtual_router_id 999\n"),
+		"keepalived.conf:7: priority 0 out of range 1..255\nkeepalived.conf:8: virtual_router_id 999 out of range 1..255"},
+}
+
 func TestKeepalivedErrors(t *testing.T) {
-	script := "vrrp_script chk {\n script /bin/true\n}\n" // 3 lines
-	tests := []struct {
-		name string
-		conf string
-		err  string
-	}{
-		{"priority out of range", inst("priority 300\n"), "keepalived.conf:7: priority 300 out of range 1..255"},
-		{"priority not a number", inst("priority high\n"), "keepalived.conf:7: priority 'high' is not a whole number"},
-		{"priority missing value", inst("priority\n"), "keepalived.conf:7: priority needs a value"},
-		{"vrid 0", inst("virtual_router_id 0\n"), "keepalived.conf:7: virtual_router_id 0 out of range 1..255"},
-		{"vrid 256", inst("virtual_router_id 256\n"), "keepalived.conf:7: virtual_router_id 256 out of range 1..255"},
-		{"vrid missing", "vrrp_instance VI_1 {\n interface eth0\n virtual_ipaddress {\n 198.18.0.10\n }\n}\n",
-			"keepalived.conf:1: vrrp_instance VI_1: virtual_router_id is required"},
-		{"interface missing", "vrrp_instance VI_1 {\n virtual_router_id 3\n virtual_ipaddress {\n 198.18.0.10\n }\n}\n",
-			"keepalived.conf:1: vrrp_instance VI_1: interface is required"},
-		{"no VIP", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 3\n}\n",
-			"keepalived.conf:1: vrrp_instance VI_1: no virtual_ipaddress (at least one VIP is required)"},
-		{"empty VIP block", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 3\n virtual_ipaddress {\n }\n}\n",
-			"keepalived.conf:4: vrrp_instance VI_1: no virtual_ipaddress (at least one VIP is required)"},
-		{"no instance", "global_defs {\n router_id x\n}\n", "keepalived.conf: no vrrp_instance defined"},
-		{"state lower case", inst("state master\n"), "keepalived.conf:7: state 'master' must be MASTER or BACKUP"},
-		{"v2 sub-second advert", inst("advert_int 0.5\n"),
-			"keepalived.conf:7: advert_int 0.5 is not a whole number of seconds, which VRRPv2 needs; use version 3 for sub-second adverts"},
-		{"v3 advert not centiseconds", inst("version 3\nadvert_int 0.015\n"),
-			"keepalived.conf:8: advert_int 0.015 is not a multiple of 10ms, which VRRPv3 needs"},
-		{"v3 advert too long", inst("version 3\nadvert_int 41\n"),
-			"keepalived.conf:8: advert_int 41 out of range 0.01..40.95 for VRRPv3"},
-		{"advert too long", inst("advert_int 256\n"), "keepalived.conf:7: advert_int 256 out of range 0.01..255"},
-		{"advert too short", inst("advert_int 0.001\n"), "keepalived.conf:7: advert_int 0.001 out of range 0.01..255"},
-		{"advert not a number", inst("advert_int 1s\n"), "keepalived.conf:7: advert_int '1s' is not a number of seconds"},
-		{"version 4", inst("version 4\n"), "keepalived.conf:7: version 4 out of range 2..3"},
-		{"auth AH", inst("authentication {\n auth_type AH\n auth_pass x\n}\n"),
-			"keepalived.conf:8: auth_type AH is not supported; use PASS or no authentication"},
-		{"auth bogus", inst("authentication {\n auth_type pass\n}\n"), "keepalived.conf:8: auth_type 'pass' must be PASS"},
-		{"use_vmac", inst("use_vmac\n"),
-			"keepalived.conf:7: use_vmac is not supported (milvus-ha sends from the interface MAC, like keepalived's default)"},
-		{"vmac_xmit_base", inst("vmac_xmit_base\n"), "keepalived.conf:7: vmac_xmit_base is not supported"},
-		{"track_process", inst("track_process {\n p\n}\n"), "keepalived.conf:7: track_process is not supported; use a vrrp_script"},
-		{"strict_mode", inst("strict_mode\n"),
-			"keepalived.conf:7: strict_mode is not supported: it implies no_accept, which makes the VIP unreachable; remove it"},
-		{"vrrp_strict", "global_defs {\n vrrp_strict\n}\n" + inst(""),
-			"keepalived.conf:2: vrrp_strict is not supported: it implies no_accept, which makes the VIP unreachable, and silently rewrites state, authentication and preempt_delay; remove it"},
-		{"notify_fifo", "global_defs {\n notify_fifo /run/ka.fifo\n}\n" + inst(""),
-			"keepalived.conf:2: notify_fifo is not supported: milvus-ha runs notify scripts one at a time in transition order instead; use notify_* scripts"},
-		{"mcast group", "global_defs {\n vrrp_mcast_group4 224.0.0.19\n}\n" + inst(""),
-			"keepalived.conf:2: vrrp_mcast_group4 224.0.0.19 is not supported (only the standard group 224.0.0.18)"},
-		{"unknown track_script", inst("track_script {\n chk_nope\n}\n"), "keepalived.conf:8: track_script chk_nope: no vrrp_script chk_nope defined"},
-		{"script defined after the instance", inst("track_script {\n chk\n}\n") + script,
-			"keepalived.conf:8: track_script chk: vrrp_script chk is defined after vrrp_instance VI_1 (at keepalived.conf:11); keepalived would ignore it - move it before"},
-		{"track_script bad option", script + inst("track_script {\n chk wieght 3\n}\n"), "keepalived.conf:11: track_script chk: unknown option 'wieght'"},
-		{"track_script weight range", script + inst("track_script {\n chk weight 300\n}\n"), "keepalived.conf:11: weight 300 out of range -254..254"},
-		{"script weight range", "vrrp_script chk {\n script /bin/true\n weight 300\n}\n" + inst(""), "keepalived.conf:3: weight 300 out of range -253..253"},
-		{"script weight option", "vrrp_script chk {\n script /bin/true\n weight 3 inverse\n}\n" + inst(""), "keepalived.conf:3: unknown weight option 'inverse' (only reverse)"},
-		{"script rise 0", "vrrp_script chk {\n script /bin/true\n rise 0\n}\n" + inst(""), "keepalived.conf:3: rise 0 out of range 1..2147483647"},
-		{"script without script", "vrrp_script chk {\n interval 2\n}\n" + inst(""), "keepalived.conf:1: vrrp_script chk has no script"},
-		{"script unterminated single quote", "vrrp_script chk {\n script \"/bin/sh -c 'exit 1\"\n}\n" + inst(""), "keepalived.conf:2: script: missing terminating '"},
-		{"duplicate script", script + script + inst(""), "keepalived.conf:4: vrrp_script chk already defined at keepalived.conf:1"},
-		{"missing close brace", "vrrp_instance VI_1 {\n interface eth0\n", "keepalived.conf:1: missing '}' to close vrrp_instance"},
-		{"missing open brace", "vrrp_instance VI_1\n interface eth0\n", "keepalived.conf:1: missing '{' after vrrp_instance"},
-		{"stray close brace", inst("") + "}\n", "keepalived.conf:8: unexpected '}'"},
-		{"unterminated quote", inst("notify_master \"/bin/x\n"), "keepalived.conf:7: unterminated quote"},
-		{"bad VIP", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 3\n virtual_ipaddress {\n 198.18.0.300/24\n }\n}\n",
-			"keepalived.conf:5: virtual_ipaddress '198.18.0.300/24' is not an address or address/prefix"},
-		{"bad VIP option", inst("virtual_ipaddress {\n 198.18.0.11 peer 198.18.0.12\n}\n"), "keepalived.conf:8: virtual_ipaddress 198.18.0.11: unsupported option 'peer'"},
-		{"VIP option without value", inst("virtual_ipaddress {\n 198.18.0.11 dev\n}\n"), "keepalived.conf:8: virtual_ipaddress 198.18.0.11: dev needs a value"},
-		{"mixed families", inst("virtual_ipaddress {\n 2001:db8::1\n}\n"),
-			"keepalived.conf:7: vrrp_instance VI_1: VIP 2001:db8::1/128 is not the same address family as 198.18.0.10/24"},
-		{"IPv6 with v2", "vrrp_instance VI_1 {\n interface eth0\n version 2\n virtual_router_id 3\n virtual_ipaddress {\n 2001:db8::1\n }\n}\n",
-			"keepalived.conf:3: vrrp_instance VI_1: VRRPv2 does not support IPv6; use version 3"},
-		{"bad peer", inst("unicast_peer {\n 198.18.0.x\n}\n"), "keepalived.conf:8: unicast_peer '198.18.0.x' is not an IP address"},
-		{"peer family", inst("unicast_peer {\n 2001:db8::2\n}\n"), "keepalived.conf:7: unicast_peer 2001:db8::2 is not the same address family as the VIPs"},
-		{"duplicate instance", inst("") + inst(""), "keepalived.conf:8: vrrp_instance VI_1 already defined at keepalived.conf:1"},
-		{"vrid clash", inst("") + strings.Replace(inst(""), "VI_1", "VI_2", 1),
-			"keepalived.conf:10: virtual_router_id 51 on eth0 is already used by VI_1 (VRIDs must be unique per interface and address family)"},
-		{"sync group notify", inst("") + "vrrp_sync_group G {\n group {\n VI_1\n }\n notify_master /bin/x\n}\n",
-			"keepalived.conf:12: notify_master in vrrp_sync_group is not supported; put it in the vrrp_instance"},
-		{"sync group unknown member", inst("") + "vrrp_sync_group G {\n group {\n VI_9\n }\n}\n", "keepalived.conf:8: vrrp_sync_group G: no vrrp_instance VI_9"},
-		{"unicast_fault_no_peer without peers", inst("unicast_fault_no_peer\n"),
-			"keepalived.conf:1: vrrp_instance VI_1: unicast_fault_no_peer set but no unicast_peer given"},
-		{"includer", "includer x.conf\n" + inst(""), "keepalived.conf:1: includer is not supported; use include"},
-		{"two errors are both reported", inst("priority 0\nvirtual_router_id 999\n"),
-			"keepalived.conf:7: priority 0 out of range 1..255\nkeepalived.conf:8: virtual_router_id 999 out of range 1..255"},
-	}
-	for _, tt := range tests {
+	for _, tt := range errorCases {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _, err := parseKA(t, tt.conf)
 			if err == nil {
