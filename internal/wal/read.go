@@ -78,9 +78,18 @@ func (c *cursor) place(v *view) (bool, error) {
 	}
 	c.pos = position{epoch: v.groups[0].epoch}
 	from := max(c.from, 1)
+	truncated := "" // a sealed epoch whose data segments were removed
 	for gi := range v.groups {
 		g := &v.groups[gi]
 		seal, sealed := v.seals[g.epoch]
+		if sealed && seal.Seq > 0 && truncated == "" {
+			for q := uint64(1); q <= seal.Seq; q++ {
+				if _, ok := g.seg(q); !ok {
+					truncated = SegmentName(g.epoch, q)
+					break
+				}
+			}
+		}
 		for _, s := range g.segs {
 			if s.seq == 0 || sealed && s.seq > seal.Seq {
 				continue
@@ -90,6 +99,9 @@ func (c *cursor) place(v *view) (bool, error) {
 				return false, err
 			}
 			if h.base > from {
+				if truncated != "" && c.pos == (position{epoch: v.groups[0].epoch}) {
+					return false, fmt.Errorf("%w: asked for LSN %d, %s was removed and the log resumes at %d", ErrGap, c.from, truncated, h.base)
+				}
 				return true, nil
 			}
 			c.pos = position{epoch: s.epoch, seq: s.seq}
@@ -172,7 +184,7 @@ func (c *cursor) advance(v *view, live bool, stop *position, fn ApplyFunc) error
 			}
 		case own && c.pos.seq == stop.seq:
 			return nil
-		case hasNext:
+		case hasNext || sealed:
 			c.pos = position{epoch: g.epoch, seq: c.pos.seq + 1}
 		case laterExists:
 			return corrupt(v.dir+"/"+SegmentName(g.epoch, c.pos.seq+1), 0, "segment missing")
