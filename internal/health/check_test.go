@@ -111,6 +111,11 @@ func TestScriptExitCodes(t *testing.T) {
 	if err := (&Script{Command: Command{Args: []string{"[", "-f", filepath.Join(dir, "nope"), "]"}}}).Run(ctx); err == nil {
 		t.Error("[ -f missing ] succeeded")
 	}
+	// A shell builtin is not a file: keepalived's system() path, /bin/sh -c
+	// with each word quoted.
+	if err := (&Script{Command: Command{Args: []string{"exit", "4"}}}).Run(ctx); err == nil || !strings.Contains(err.Error(), "exit status 4") {
+		t.Errorf("exit 4 via /bin/sh: %v", err)
+	}
 	if err := (&Script{}).Run(ctx); err == nil {
 		t.Error("empty command succeeded")
 	}
