@@ -3,6 +3,8 @@ package vectordb
 import (
 	"log/slog"
 	"time"
+
+	"github.com/milvus-ha/milvus-ha/internal/guard"
 )
 
 // Mode selects how Open takes the data directory.
@@ -48,8 +50,10 @@ type Options struct {
 	NodeID string
 	// Mode is Primary or Standby.
 	Mode Mode
-	// LeaseTimeout and HeartbeatInterval are handed to the storage guard;
-	// zero means the guard's defaults.
+	// Timing is the storage lease timing (guard.PresetTiming); when zero it
+	// is derived from LeaseTimeout and HeartbeatInterval, and when those
+	// are zero too, the "normal" preset for 100 ms adverts is used.
+	Timing            guard.Timing
 	LeaseTimeout      time.Duration
 	HeartbeatInterval time.Duration
 	// CheckpointBytes: a checkpoint is written once this many bytes of log

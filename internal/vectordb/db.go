@@ -36,10 +36,14 @@ type DB struct {
 	fenceOnce sync.Once
 
 	commits  chan *pending
-	stop     context.CancelFunc
-	bg       sync.WaitGroup
+	stop     context.CancelFunc // stops the committer or tailer
+	loop     sync.WaitGroup     // the committer or tailer
+	bg       sync.WaitGroup     // checkpoint writer, lease watcher
+	done     chan struct{}      // closed by Close
+	promoted chan struct{}      // closed when a standby becomes primary
 	closed   atomic.Bool
-	closeErr error
+
+	promoteMu sync.Mutex
 
 	applied atomic.Uint64 // LSN of the last applied record
 
@@ -68,7 +72,7 @@ func newDB(dir string, opts Options, wal logBackend) *DB {
 	db := &DB{
 		dir: dir, opts: opts, log: lg.With("component", "vectordb"), wal: wal,
 		colls: map[string]*collection{}, byID: map[int64]*collection{},
-		nextID: 1, fenced: make(chan struct{}),
+		nextID: 1, fenced: make(chan struct{}), done: make(chan struct{}), promoted: make(chan struct{}),
 		commits: make(chan *pending, 1024),
 	}
 	db.autoID.Store(int64(hybridTS(time.Now(), 0)))
@@ -79,7 +83,7 @@ func newDB(dir string, opts Options, wal logBackend) *DB {
 func (db *DB) start(mode Mode) {
 	ctx, cancel := context.WithCancel(context.Background())
 	db.stop = cancel
-	db.bg.Add(1)
+	db.loop.Add(1)
 	if mode == Primary {
 		db.role.Store(int32(RolePrimary))
 		go db.commitLoop(ctx)
@@ -119,7 +123,9 @@ func (db *DB) Close() error {
 	if !db.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	close(db.done)
 	db.stop()
+	db.loop.Wait()
 	db.bg.Wait()
 	db.failPending(ErrClosed)
 	db.closeCollections()
@@ -165,6 +171,9 @@ func (db *DB) submit(ctx context.Context, rec *record) (*pending, error) {
 		return nil, err
 	}
 	p := &pending{rec: rec, buf: rec.encode(nil), done: make(chan struct{})}
+	if len(p.buf) > maxRecordBytes {
+		return nil, fmt.Errorf("%w: request encodes to %d bytes, limit %d; split it", ErrInvalidArgument, len(p.buf), maxRecordBytes)
+	}
 	select {
 	case db.commits <- p:
 	case <-ctx.Done():
@@ -176,13 +185,11 @@ func (db *DB) submit(ctx context.Context, rec *record) (*pending, error) {
 	return p, p.err
 }
 
-const maxGroupBytes = 64 << 20
-
 // commitLoop is the single committer: it takes every queued record, makes
 // them durable with one log append (group commit), applies them in log
 // order and acknowledges them.
 func (db *DB) commitLoop(ctx context.Context) {
-	defer db.bg.Done()
+	defer db.loop.Done()
 	var group []*pending
 	var bufs [][]byte
 	for {
@@ -194,10 +201,15 @@ func (db *DB) commitLoop(ctx context.Context) {
 			return
 		}
 		size := len(group[0].buf)
+		var next *pending
 	drain:
-		for size < maxGroupBytes {
+		for {
 			select {
 			case p := <-db.commits:
+				if size+len(p.buf) > maxGroupBytes {
+					next = p
+					break drain
+				}
 				group = append(group, p)
 				size += len(p.buf)
 			default:
@@ -224,6 +236,11 @@ func (db *DB) commitLoop(ctx context.Context) {
 		}
 		if len(ckpts) > 0 || limit > 0 && db.sinceCkpt >= limit {
 			db.startCheckpoint(ckpts)
+		}
+		if next != nil {
+			// Too big to join the group: it leads the next one.
+			group, bufs = group[:0], bufs[:0]
+			db.commitGroup(ctx, []*pending{next}, [][]byte{next.buf})
 		}
 	}
 }
@@ -273,7 +290,7 @@ func (db *DB) commitGroup(ctx context.Context, group []*pending, bufs [][]byte) 
 		}
 		return
 	}
-	last, err := db.wal.Append(ctx, bufs)
+	lsn, err := db.wal.Append(ctx, encodeGroup(bufs))
 	if err != nil {
 		if errors.Is(err, ErrFenced) {
 			db.fail(RoleFenced, err)
@@ -288,9 +305,11 @@ func (db *DB) commitGroup(ctx context.Context, group []*pending, bufs [][]byte) 
 		}
 		return
 	}
-	first := last - uint64(len(group)) + 1
-	for i, p := range group {
-		p.n, p.err = db.apply(first+uint64(i), p.rec)
+	for _, p := range group {
+		p.n, p.err = db.apply(lsn, p.rec)
+	}
+	db.applied.Store(lsn)
+	for _, p := range group {
 		close(p.done)
 	}
 }
@@ -323,7 +342,6 @@ func (db *DB) lookup(name string) (*collection, error) {
 // and runs in log order (committer, recovery, tailer). Errors only reach
 // the submitter; the record stays in the log and replays to the same error.
 func (db *DB) apply(lsn uint64, r *record) (int64, error) {
-	defer db.applied.Store(lsn)
 	if r.op == opCreateCollection {
 		db.mu.Lock()
 		defer db.mu.Unlock()
@@ -395,6 +413,8 @@ func (db *DB) apply(lsn uint64, r *record) (int64, error) {
 // epoch, sealing the old owner's log), applies the unread tail of the log
 // and starts accepting writes.
 func (db *DB) Promote(ctx context.Context) error {
+	db.promoteMu.Lock()
+	defer db.promoteMu.Unlock()
 	if db.closed.Load() {
 		return ErrClosed
 	}
@@ -403,39 +423,58 @@ func (db *DB) Promote(ctx context.Context) error {
 	}
 	// Stop tailing first: after Promote the log's tail is ours to write.
 	db.stop()
-	db.bg.Wait()
-	if err := db.wal.Promote(ctx); err != nil {
+	db.loop.Wait()
+	if err := db.wal.Promote(ctx, db.replayOne); err != nil {
+		// Still a standby: resume tailing from what was applied (a fresh
+		// tailer, whatever state the failed attempt left behind).
+		if rerr := db.wal.Replay(db.applied.Load(), db.replayOne); rerr != nil {
+			db.log.Error("standby: resuming the log after a failed promote", "err", rerr)
+		}
 		db.start(Standby)
-		return err
-	}
-	if err := db.wal.Replay(db.applied.Load(), db.replayOne); err != nil {
-		return fmt.Errorf("promote: replaying the log tail: %w", err)
+		return fmt.Errorf("promote: %w", err)
 	}
 	db.start(Primary)
+	close(db.promoted)
 	db.log.Info("promoted to primary", "lsn", db.applied.Load())
 	return nil
 }
 
-// replayOne applies a logged record during recovery or tailing. A record
-// that failed when first applied fails the same way again; that is not a
+// replayOne applies a log entry during recovery or tailing. A record that
+// failed when first applied fails the same way again; that is not a
 // recovery error.
-func (db *DB) replayOne(lsn uint64, b []byte) error {
+func (db *DB) replayOne(lsn uint64, entry []byte) error {
 	if lsn <= db.applied.Load() {
 		return nil
 	}
-	r, err := decodeRecord(b)
+	bufs, err := splitGroup(entry)
 	if err != nil {
-		return fmt.Errorf("log record %d: %w", lsn, err)
+		return fmt.Errorf("log entry %d: %w", lsn, err)
 	}
-	_, _ = db.apply(lsn, r)
+	recs := make([]*record, len(bufs))
+	for i, b := range bufs {
+		if recs[i], err = decodeRecord(b); err != nil {
+			return fmt.Errorf("log entry %d, record %d: %w", lsn, i, err)
+		}
+	}
+	for _, r := range recs {
+		_, _ = db.apply(lsn, r)
+	}
+	db.applied.Store(lsn)
 	return nil
 }
 
 // tailLoop keeps a standby's memory in step with the owner's log.
 func (db *DB) tailLoop(ctx context.Context) {
-	defer db.bg.Done()
+	defer db.loop.Done()
 	for ctx.Err() == nil {
-		err := db.wal.Tail(ctx, db.applied.Load(), db.replayOne)
+		err := db.wal.Tail(ctx, db.replayOne)
+		if errors.Is(err, errLogGap) && ctx.Err() == nil {
+			// The primary truncated the log past what this standby read
+			// (it was stopped for long): start over from the checkpoint.
+			db.log.Warn("standby fell behind the log; reloading from the checkpoint", "err", err)
+			db.closeCollections()
+			err = db.recover()
+		}
 		if err != nil && ctx.Err() == nil {
 			db.log.Error("standby: tailing the log", "err", err)
 			select {

@@ -22,6 +22,7 @@ type memLog struct {
 type memLogHandle struct {
 	l     *memLog
 	epoch int
+	pos   uint64 // last entry delivered by Replay or Tail
 }
 
 func newMemLog() *memLog {
@@ -41,7 +42,7 @@ func (l *memLog) handle(primary bool) *memLogHandle {
 	return &memLogHandle{l: l}
 }
 
-func (h *memLogHandle) Append(ctx context.Context, recs [][]byte) (uint64, error) {
+func (h *memLogHandle) Append(ctx context.Context, entry []byte) (uint64, error) {
 	l := h.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -51,18 +52,26 @@ func (h *memLogHandle) Append(ctx context.Context, recs [][]byte) (uint64, error
 	if h.epoch != l.owner {
 		return 0, fmt.Errorf("%w: epoch %d, owner is %d", ErrFenced, h.epoch, l.owner)
 	}
-	for _, r := range recs {
-		l.recs = append(l.recs, append([]byte(nil), r...))
-	}
+	l.recs = append(l.recs, append([]byte(nil), entry...))
 	l.cond.Broadcast()
 	return l.base + uint64(len(l.recs)), nil
 }
 
 func (h *memLogHandle) Replay(after uint64, fn func(uint64, []byte) error) error {
+	return h.replay(after, func(lsn uint64, b []byte) error {
+		h.pos = lsn
+		return fn(lsn, b)
+	})
+}
+
+func (h *memLogHandle) replay(after uint64, fn func(uint64, []byte) error) error {
 	l := h.l
 	l.mu.Lock()
 	recs, base := l.recs, l.base
 	l.mu.Unlock()
+	if after < base {
+		return fmt.Errorf("%w: asked for entries after %d, log starts at %d", errLogGap, after, base+1)
+	}
 	for i, r := range recs {
 		lsn := base + uint64(i) + 1
 		if lsn <= after {
@@ -75,8 +84,9 @@ func (h *memLogHandle) Replay(after uint64, fn func(uint64, []byte) error) error
 	return nil
 }
 
-func (h *memLogHandle) Tail(ctx context.Context, after uint64, fn func(uint64, []byte) error) error {
+func (h *memLogHandle) Tail(ctx context.Context, fn func(uint64, []byte) error) error {
 	l := h.l
+	after := h.pos
 	stop := context.AfterFunc(ctx, func() {
 		l.mu.Lock()
 		l.cond.Broadcast()
@@ -84,8 +94,8 @@ func (h *memLogHandle) Tail(ctx context.Context, after uint64, fn func(uint64, [
 	})
 	defer stop()
 	for {
-		if err := h.Replay(after, func(lsn uint64, b []byte) error {
-			after = lsn
+		if err := h.replay(after, func(lsn uint64, b []byte) error {
+			after, h.pos = lsn, lsn
 			return fn(lsn, b)
 		}); err != nil {
 			return err
@@ -101,12 +111,12 @@ func (h *memLogHandle) Tail(ctx context.Context, after uint64, fn func(uint64, [
 	}
 }
 
-func (h *memLogHandle) Promote(ctx context.Context) error {
+func (h *memLogHandle) Promote(ctx context.Context, fn func(uint64, []byte) error) error {
 	h.l.mu.Lock()
-	defer h.l.mu.Unlock()
 	h.l.owner++
 	h.epoch = h.l.owner
-	return nil
+	h.l.mu.Unlock()
+	return h.Replay(h.pos, fn)
 }
 
 func (h *memLogHandle) TruncateBefore(lsn uint64) error {
@@ -122,15 +132,6 @@ func (h *memLogHandle) TruncateBefore(lsn uint64) error {
 }
 
 func (h *memLogHandle) Close() error { return nil }
-
-func (h *memLogHandle) Oldest() uint64 {
-	h.l.mu.Lock()
-	defer h.l.mu.Unlock()
-	if len(h.l.recs) == 0 && h.l.base == 0 {
-		return 0
-	}
-	return h.l.base + 1
-}
 
 func (h *memLogHandle) Epoch() uint64 { return uint64(h.epoch) }
 

@@ -2,11 +2,10 @@ package vectordb
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 )
-
-var errNoLog = errors.New("vectordb: the durable log (internal/wal) is not wired in yet")
 
 // Open opens (creating if needed) the data directory dir. As Primary it
 // takes the storage lease, recovers from the newest checkpoint plus the log
@@ -16,7 +15,24 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	if opts.NodeID == "" {
 		return nil, fmt.Errorf("%w: Options.NodeID is required", ErrInvalidArgument)
 	}
-	return nil, errNoLog
+	lg := opts.Logger
+	if lg == nil {
+		lg = slog.Default()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("vectordb: %w", err)
+	}
+	b, err := openWAL(ctx, dir, opts, lg)
+	if err != nil {
+		return nil, fmt.Errorf("vectordb: opening %s: %w", dir, err)
+	}
+	db, err := openWith(ctx, dir, opts, b)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	db.watchLease(b)
+	return db, nil
 }
 
 // openWith recovers a DB over an opened log backend and starts it.
@@ -28,4 +44,33 @@ func openWith(ctx context.Context, dir string, opts Options, wal logBackend) (*D
 	}
 	db.start(opts.Mode)
 	return db, nil
+}
+
+// watchLease fences the DB as soon as the lease ends, not only at its next
+// write, so the keeper steps down promptly.
+func (db *DB) watchLease(b *walBackend) {
+	db.bg.Add(1)
+	go func() {
+		defer db.bg.Done()
+		for {
+			lost := b.lost()
+			if lost == nil { // standby: wait for Promote
+				select {
+				case <-db.promoted:
+					continue
+				case <-db.done:
+					return
+				}
+			}
+			select {
+			case <-lost:
+				if db.Role() == RolePrimary && !db.closed.Load() {
+					db.fail(RoleFenced, fmt.Errorf("%w: storage lease ended", ErrFenced))
+				}
+				return
+			case <-db.done:
+				return
+			}
+		}
+	}()
 }
