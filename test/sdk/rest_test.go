@@ -16,6 +16,13 @@ import (
 // and the raw data. Every answer must be HTTP 200 except auth failures.
 func restCall(t *testing.T, s *server, token, path, body string) (int, json.RawMessage) {
 	t.Helper()
+	code, data, _ := restCallMsg(t, s, token, path, body)
+	return code, data
+}
+
+// restCallMsg is restCall that also returns the error message.
+func restCallMsg(t *testing.T, s *server, token, path, body string) (int, json.RawMessage, string) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, "http://"+s.addr+"/v2/vectordb/"+path, bytes.NewBufferString(body))
 	if err != nil {
 		t.Fatal(err)
@@ -41,15 +48,15 @@ func restCall(t *testing.T, s *server, token, path, body string) (int, json.RawM
 	if resp.StatusCode != http.StatusOK && !(resp.StatusCode == http.StatusUnauthorized && out.Code == 1800) {
 		t.Fatalf("%s: HTTP %d %s", path, resp.StatusCode, raw)
 	}
-	return out.Code, out.Data
+	return out.Code, out.Data, out.Message
 }
 
 // restOK calls and requires code 0, decoding data into v (if non-nil).
 func restOK(t *testing.T, s *server, path, body string, v any) {
 	t.Helper()
-	code, data := restCall(t, s, "", path, body)
+	code, data, msg := restCallMsg(t, s, "", path, body)
 	if code != 0 {
-		t.Fatalf("%s %s: code %d data %s", path, body, code, data)
+		t.Fatalf("%s %s: code %d: %s", path, body, code, msg)
 	}
 	if v != nil {
 		if err := json.Unmarshal(data, v); err != nil {
@@ -203,7 +210,7 @@ func TestREST(t *testing.T) {
 		UpsertCount int `json:"upsertCount"`
 	}
 	restOK(t, s, "entities/upsert", mustJSON(map[string]any{"collectionName": "items", "data": []map[string]any{
-		{"id": 4, "vec": vecs[4], "name": "changed", "info": nil, "shade": "x"},
+		{"id": 4, "vec": vecs[4], "name": "changed", "info": map[string]any{"v": 2}, "shade": "x"},
 		{"id": 100, "vec": vecs[5], "name": "new", "info": map[string]any{}},
 	}}), &up)
 	if up.UpsertCount != 2 {

@@ -237,7 +237,7 @@ func checkStatus(t *testing.T, what string, st *commonpb.Status, err error, code
 	if err != nil {
 		t.Fatalf("%s: transport error %v", what, err)
 	}
-	if st.GetCode() != code || st.GetErrorCode() != legacy || st.GetReason() == "" {
+	if st.GetCode() != code || st.GetErrorCode() != legacy || (code != 0 && st.GetReason() == "") {
 		t.Errorf("%s: status code=%d error_code=%v reason=%q; want code=%d error_code=%v", what, st.GetCode(), st.GetErrorCode(), st.GetReason(), code, legacy)
 	}
 }
