@@ -223,15 +223,22 @@ func (h *HNSW) insert(id uint32, level int) {
 // greedy walks layer lc towards q (search with ef = 1).
 func (h *HNSW) greedy(t []*chunk, q []float32, cur uint32, curDist float32, lc int) (uint32, float32) {
 	t = h.tab(t, cur)
+	var ids [100]uint32
+	var ptrs [100]*float32
+	var ds [100]float32
 	for changed := true; changed; {
 		changed = false
 		l := h.links(t, cur, lc)
-		n := atomic.LoadUint32(&l[0])
-		for i := uint32(1); i <= n; i++ {
-			nb := atomic.LoadUint32(&l[i])
+		n := int(atomic.LoadUint32(&l[0]))
+		for i := 0; i < n; i++ {
+			nb := atomic.LoadUint32(&l[i+1])
 			t = h.tab(t, nb)
-			if d := h.dist(q, h.st.vec(t, nb)); d < curDist {
-				cur, curDist, changed = nb, d, true
+			ids[i], ptrs[i] = nb, &h.st.vec(t, nb)[0]
+		}
+		distMany(q, ptrs[:n], ds[:n], h.metric != L2)
+		for i, d := range ds[:n] {
+			if d < curDist {
+				cur, curDist, changed = ids[i], d, true
 			}
 		}
 	}
