@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -18,6 +19,7 @@ import (
 // no VRRP, no failover. gRPC and REST v2 share --listen, as in Milvus.
 func newServeCmd() *cobra.Command {
 	var dataDir, listen, healthListen, auth, nodeID string
+	var lease, heartbeat time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve --data DIR",
 		Short: "Serve the embedded Milvus-compatible vector server (single node)",
@@ -31,7 +33,10 @@ func newServeCmd() *cobra.Command {
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			ctx := cmd.Context()
-			db, err := vectordb.Open(ctx, dataDir, vectordb.Options{NodeID: nodeID, Mode: vectordb.Primary, Logger: log})
+			db, err := vectordb.Open(ctx, dataDir, vectordb.Options{
+				NodeID: nodeID, Mode: vectordb.Primary, Logger: log,
+				LeaseTimeout: lease, HeartbeatInterval: heartbeat,
+			})
 			if err != nil {
 				return fmt.Errorf("open %s: %w", dataDir, err)
 			}
@@ -67,6 +72,11 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&healthListen, "health-listen", ":9091", "/healthz and /metrics listen address")
 	f.StringVar(&auth, "auth", "", "require this user:password (or token) from clients")
 	f.StringVar(&nodeID, "node-id", "", "node name in the storage lease (default: host name)")
+	// Alone there is no peer waiting to take over, so a lease tuned for
+	// fast failover would only fence the server during a GC pause or a
+	// busy moment on a shared host.
+	f.DurationVar(&lease, "lease-timeout", 10*time.Second, "storage lease timeout")
+	f.DurationVar(&heartbeat, "heartbeat", 500*time.Millisecond, "storage lease heartbeat interval")
 	return cmd
 }
 
