@@ -112,3 +112,5 @@ func TestWarmStandbyOnDisk(t *testing.T) {
 		t.Fatal("a record written after the seal became visible")
 	}
 }
+
+var errPeerAlive = guard.ErrPeerAlive
