@@ -19,7 +19,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("SERVICE_TEST_KEEPER") != "" {
 		os.Exit(keeperHelper(os.Getenv("SERVICE_TEST_KEEPER")))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeTestImage()
+	os.Exit(code)
 }
 
 // keeperHelper starts an exec service running script, prints the child's
