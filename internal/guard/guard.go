@@ -199,10 +199,24 @@ func writeRecord(f *os.File, b [RecordSize]byte) error {
 	if _, err := f.WriteAt(b[:], 0); err != nil {
 		return fmt.Errorf("guard: write %s: %w", f.Name(), err)
 	}
-	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+	if err := fdatasync(f); err != nil {
 		return fmt.Errorf("guard: fdatasync %s: %w", f.Name(), err)
 	}
 	return nil
+}
+
+// fdatasync syncs f's data through its raw connection, which keeps the
+// descriptor referenced so that a concurrent Close cannot recycle it.
+func fdatasync(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Fdatasync(int(fd)) }); err != nil {
+		return err
+	}
+	return serr
 }
 
 // ReadOwner preads the OWNER record.
@@ -379,15 +393,25 @@ func (g *Guard) tryAcquire(ctx context.Context) (uint64, bool, error) {
 // counted): the epoch read-back and the WAL's exclusive segment creation
 // still catch most races.
 func (g *Guard) lockOwner(ctx context.Context) (func(), error) {
+	rc, err := g.ownerF.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	fcntl := func(lk *unix.Flock_t) error {
+		var ferr error
+		if err := rc.Control(func(fd uintptr) { ferr = unix.FcntlFlock(fd, unix.F_OFD_SETLK, lk) }); err != nil {
+			return err
+		}
+		return ferr
+	}
 	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 0, Len: RecordSize}
-	fd := int(g.ownerF.Fd())
 	for {
-		err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk)
+		err := fcntl(&lk)
 		switch {
 		case err == nil:
 			return func() {
 				ul := unix.Flock_t{Type: unix.F_UNLCK, Whence: 0, Start: 0, Len: RecordSize}
-				_ = unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &ul)
+				_ = fcntl(&ul)
 			}, nil
 		case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EINTR):
 			select {

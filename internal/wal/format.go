@@ -78,6 +78,9 @@ func decodeSegHeader(b []byte) (segHeader, error) {
 	if v := binary.LittleEndian.Uint16(b[8:10]); v != FormatVersion {
 		return segHeader{}, fmt.Errorf("segment header: format version %d, this build reads %d", v, FormatVersion)
 	}
+	if !bytes.Equal(b[10:16], make([]byte, 6)) {
+		return segHeader{}, fmt.Errorf("segment header: reserved bytes not zero")
+	}
 	return segHeader{
 		epoch: binary.LittleEndian.Uint64(b[16:24]),
 		seq:   binary.LittleEndian.Uint64(b[24:32]),

@@ -107,6 +107,9 @@ type view struct {
 	dir    string
 	groups []group
 	seals  map[uint64]Seal
+	// ignored are epochs left out of groups: published after a later
+	// epoch's owner listed the log (see loadView).
+	ignored []uint64
 }
 
 func (v *view) group(epoch uint64) (*group, int) {
@@ -150,6 +153,15 @@ func loadView(dir string, floor uint64) (*view, error) {
 	}
 	for i := len(v.groups) - 1; i >= 0 && v.groups[i].epoch >= floor; i-- {
 		g := &v.groups[i]
+		if _, sealed := v.seals[g.epoch]; !sealed && i < len(v.groups)-1 {
+			// Nobody sealed this epoch, yet a later epoch exists: its
+			// segment 0 appeared after the later owner listed the log, so
+			// its writer was already fenced when it published it (its
+			// post-publish check read the newer OWNER) and acknowledged
+			// nothing. Ignore it, and its seal record.
+			v.ignored = append(v.ignored, g.epoch)
+			continue
+		}
 		seals, err := v.readSealRecord(g)
 		if err != nil {
 			return nil, err
@@ -159,6 +171,9 @@ func loadView(dir string, floor uint64) (*view, error) {
 				v.seals[s.Epoch] = s
 			}
 		}
+	}
+	if len(v.ignored) > 0 {
+		v.groups = slices.DeleteFunc(v.groups, func(g group) bool { return slices.Contains(v.ignored, g.epoch) })
 	}
 	return v, nil
 }
@@ -329,8 +344,17 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// fdatasync syncs f's data through its raw connection, which keeps the
+// descriptor referenced so that a concurrent Close cannot recycle it.
 func fdatasync(f *os.File) error {
-	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+	rc, err := f.SyscallConn()
+	if err == nil {
+		cerr := rc.Control(func(fd uintptr) { err = unix.Fdatasync(int(fd)) })
+		if cerr != nil {
+			err = cerr
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("wal: fdatasync %s: %w", f.Name(), err)
 	}
 	return nil

@@ -311,3 +311,35 @@ func TestFenceFailureFailsBatchAndStopsWrites(t *testing.T) {
 		t.Fatalf("oversized: %v", err)
 	}
 }
+
+// A stale writer of epoch 2 publishes its seal segment after epoch 3's
+// owner listed the log (it was paused between acquiring and sealing). It was
+// fenced before acknowledging anything; recovery ignores the whole epoch.
+func TestLatePublishedEpochIsIgnored(t *testing.T) {
+	dir := t.TempDir()
+	writeEpoch1(t, dir, 5)
+	w3 := openP(t, dir, 3, &fakeFence{}, Options{})
+	if _, err := w3.Append(ctxT(t), payload(300, 64)); err != nil {
+		t.Fatal(err)
+	}
+	// Epoch 2's seal segment, claiming a different end for epoch 1.
+	content := segHeader{epoch: 2, seq: 0, base: 4}.encode()
+	content = appendRecord(content, typeSeal, flagBatchEnd, 0, encodeSeals([]Seal{{Epoch: 1, Seq: 1, Length: HeaderSize, RawLength: HeaderSize, EndLSN: 3}}))
+	f, err := publish(dir, SegmentName(2, 0), content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	ids, err := replayIDs(t, w3, 1)
+	if err != nil || len(ids) != 6 || ids[6] != 300 {
+		t.Fatalf("replay: %v %v", ids, err)
+	}
+	w3.Close()
+	w4 := openP(t, dir, 4, &fakeFence{}, Options{})
+	if r := w4.Report(); len(r.Sealed) != 1 || r.Sealed[0].Epoch != 3 {
+		t.Fatalf("report %+v", r)
+	}
+	if ids, err := replayIDs(t, w4, 1); err != nil || len(ids) != 6 {
+		t.Fatalf("replay in epoch 4: %v %v", ids, err)
+	}
+}
