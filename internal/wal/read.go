@@ -149,6 +149,10 @@ func (c *cursor) advance(v *view, live bool, stop *position, fn ApplyFunc) error
 		_, hasNext := g.seg(c.pos.seq + 1)
 		laterExists := g.last().seq > c.pos.seq
 		if !ok {
+			if v.truncatedBefore(c.pos) {
+				return fmt.Errorf("%w: %s was removed (truncated behind a checkpoint) before it was read",
+					ErrGap, SegmentName(g.epoch, c.pos.seq))
+			}
 			if sealed || own || laterExists {
 				return corrupt(v.dir+"/"+SegmentName(g.epoch, c.pos.seq), 0, "segment missing")
 			}
@@ -192,6 +196,22 @@ func (c *cursor) advance(v *view, live bool, stop *position, fn ApplyFunc) error
 			return nil // live: wait for more
 		}
 	}
+}
+
+// truncatedBefore reports whether data segment p lies before every data
+// segment still present: TruncateBefore removed it.
+func (v *view) truncatedBefore(p position) bool {
+	if p.seq == 0 {
+		return false
+	}
+	for _, g := range v.groups {
+		for _, s := range g.segs {
+			if s.seq > 0 {
+				return s.epoch > p.epoch || s.epoch == p.epoch && s.seq > p.seq
+			}
+		}
+	}
+	return false
 }
 
 func (c *cursor) nextGroup(v *view, gi int) bool {

@@ -3,6 +3,7 @@ package wal
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -12,10 +13,16 @@ import (
 // only and never past a tail that may still be being written. When a new
 // epoch appears (a takeover by another node) it applies the old epoch up to
 // the seal the new owner recorded and moves on.
+//
+// Its methods are safe for concurrent use (they serialise); after Promote
+// or Close, Poll and Follow return ErrClosed.
 type Tailer struct {
 	dir string
 	opt Options
-	c   cursor
+
+	mu   sync.Mutex
+	c    cursor
+	done bool
 }
 
 // Progress is where a tailer stands.
@@ -33,6 +40,11 @@ func OpenTailer(dir string, from uint64, opt Options) (*Tailer, error) {
 
 // Poll applies whatever became readable since the last call.
 func (t *Tailer) Poll(fn ApplyFunc) (Progress, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return t.progress(), ErrClosed
+	}
 	v, err := loadView(t.dir, t.c.pos.epoch)
 	if err != nil {
 		return t.progress(), err
@@ -67,6 +79,11 @@ func (t *Tailer) Follow(ctx context.Context, interval time.Duration, fn ApplyFun
 // applied and the seal, and returns the WAL ready for Append. The tailer is
 // finished afterwards.
 func (t *Tailer) Promote(epoch uint64, fence Fence, fn ApplyFunc) (*WAL, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return nil, ErrClosed
+	}
 	defer t.c.close()
 	var hint *sealHint
 	if t.c.started && t.c.next != 0 {
@@ -88,8 +105,14 @@ func (t *Tailer) Promote(epoch uint64, fence Fence, fn ApplyFunc) (*WAL, error) 
 		w.Close()
 		return nil, err
 	}
+	t.done = true
 	return w, nil
 }
 
-// Close releases the tailer's file handle.
-func (t *Tailer) Close() { t.c.close() }
+// Close releases the tailer's file handle; later calls return ErrClosed.
+func (t *Tailer) Close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.done = true
+	t.c.close()
+}

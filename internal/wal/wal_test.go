@@ -343,3 +343,38 @@ func TestLatePublishedEpochIsIgnored(t *testing.T) {
 		t.Fatalf("replay in epoch 4: %v %v", ids, err)
 	}
 }
+
+// A standby that fell behind a truncation gets ErrGap (reload from the
+// checkpoint), not a corruption error.
+func TestTailerBehindTruncationGetsGap(t *testing.T) {
+	dir := t.TempDir()
+	opt := Options{SegmentSize: 4096}
+	w := openP(t, dir, 1, &fakeFence{}, opt)
+	tl, _ := OpenTailer(dir, 1, opt)
+	defer tl.Close()
+	n := 0
+	apply := func(uint64, []byte) error { n++; return nil }
+	for i := range 5 {
+		if _, err := w.Append(ctxT(t), payload(uint64(i), 300)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tl.Poll(apply); err != nil {
+		t.Fatal(err)
+	}
+	for i := 5; i < 100; i++ {
+		if _, err := w.Append(ctxT(t), payload(uint64(i), 300)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if removed, err := w.TruncateBefore(90); err != nil || removed == 0 {
+		t.Fatalf("truncate: %d %v", removed, err)
+	}
+	if _, err := tl.Poll(apply); !errors.Is(err, ErrGap) {
+		t.Fatalf("poll after truncation: %v (applied %d)", err, n)
+	}
+	tl.Close()
+	if _, err := tl.Poll(apply); !errors.Is(err, ErrClosed) {
+		t.Fatalf("poll after close: %v", err)
+	}
+}
