@@ -337,3 +337,17 @@ func FuzzDecodeOwner(f *testing.F) {
 		}
 	})
 }
+
+func TestMeasureSync(t *testing.T) {
+	dir := t.TempDir()
+	l, err := MeasureSync(dir, 5)
+	if err != nil || l.Samples != 5 || l.Max < l.P50 || l.P50 <= 0 {
+		t.Fatalf("%+v %v", l, err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("probe left %d files", len(ents))
+	}
+	if _, err := MeasureSync(filepath.Join(dir, "missing"), 5); err == nil {
+		t.Fatal("missing directory accepted")
+	}
+}
