@@ -561,3 +561,40 @@ func FuzzReadFrom(f *testing.F) {
 		}
 	})
 }
+
+// TestSearchBatchAndVector: HNSW's SearchBatch equals one-by-one Search, and
+// Vector returns what was stored (normalised for COSINE).
+func TestSearchBatchAndVector(t *testing.T) {
+	data := lowRank(13, 2000, 16, 4, 0.1)
+	for _, m := range []Metric{L2, Cosine} {
+		idx := build(t, KindHNSW, m, data)
+		qs := lowRankQueries(data, 9)
+		batch, err := idx.SearchBatch(qs, SearchParams{K: 5, Ef: 40})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, q := range qs {
+			one, _ := idx.Search(q, SearchParams{K: 5, Ef: 40})
+			if !slices.Equal(one, batch[i]) {
+				t.Fatalf("%v query %d: batch %v, single %v", m, i, batch[i], one)
+			}
+		}
+		v, err := idx.Vector(7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := data[7]
+		if m == Cosine {
+			n := float32(math.Sqrt(float64(dotGo(want, want))))
+			want = slices.Clone(want)
+			for i := range want {
+				want[i] /= n
+			}
+		}
+		for i := range v {
+			if !closeEnough(v[i], want[i]) {
+				t.Fatalf("%v Vector(7)[%d] = %v, want %v", m, i, v[i], want[i])
+			}
+		}
+	}
+}
