@@ -222,8 +222,8 @@ func (r *Report) Write(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%v\t%v\t%v–%v\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s, round(s.MasterDown()),
 			round(s.MasterDown()-s.Advert), round(s.MasterDown()),
-			cell(ours, Result.P50), cell(ours, Result.Max), cell(ours, Result.LateP50),
-			cell(theirs, Result.P50), cell(theirs, Result.Max), cell(theirs, Result.LateP50), ratio)
+			cell(ours, Result.P50), cell(ours, Result.Max), lateCell(ours),
+			cell(theirs, Result.P50), cell(theirs, Result.Max), lateCell(theirs), ratio)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -248,6 +248,13 @@ func cell(r *Result, f func(Result) time.Duration) string {
 		return "-"
 	}
 	return round(f(*r)).String()
+}
+
+func lateCell(r *Result) string {
+	if r == nil || len(r.Late) == 0 {
+		return "-"
+	}
+	return round(r.LateP50()).String()
 }
 
 // round keeps a millisecond resolution, which is what the probe gives.
