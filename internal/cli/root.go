@@ -50,6 +50,7 @@ func newRoot() *cobra.Command {
 		newBenchCmd(),
 		newRunCmd(),
 		newConfigCmd(),
+		newDemoCmd(),
 	// Subcommands are listed here, one line each.
 	)
 	return root
