@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -376,5 +377,67 @@ func TestTailerBehindTruncationGetsGap(t *testing.T) {
 	tl.Close()
 	if _, err := tl.Poll(apply); !errors.Is(err, ErrClosed) {
 		t.Fatalf("poll after close: %v", err)
+	}
+}
+
+// Reopening the log in the same epoch (same process, after Close) resumes
+// after the last whole batch.
+func TestResumeSameEpoch(t *testing.T) {
+	dir := t.TempDir()
+	f := &fakeFence{}
+	w := openP(t, dir, 1, f, Options{})
+	for i := range 5 {
+		if _, err := w.Append(ctxT(t), payload(uint64(i), 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	w = openP(t, dir, 1, f, Options{})
+	if l, err := w.Append(ctxT(t), payload(5, 100)); err != nil || l != 6 {
+		t.Fatalf("append after resume: %d %v", l, err)
+	}
+	if ids, err := replayIDs(t, w, 1); err != nil || len(ids) != 6 {
+		t.Fatalf("replay: %v %v", ids, err)
+	}
+}
+
+// A withdrawn append (context ended before its batch) is never in the log;
+// one that returned an LSN always is.
+func TestCancelledAppend(t *testing.T) {
+	dir := t.TempDir()
+	w := openP(t, dir, 1, &fakeFence{}, Options{})
+	var mu sync.Mutex
+	ok := map[uint64]bool{}
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithCancel(context.Background())
+			if i%2 == 0 {
+				cancel()
+			}
+			defer cancel()
+			if _, err := w.Append(ctx, payload(uint64(i), 64)); err == nil {
+				mu.Lock()
+				ok[uint64(i)] = true
+				mu.Unlock()
+			} else if !errors.Is(err, context.Canceled) {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	ids, err := replayIDs(t, w, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != len(ok) {
+		t.Fatalf("%d records in the log, %d acknowledged", len(ids), len(ok))
+	}
+	for _, id := range ids {
+		if !ok[id] {
+			t.Fatalf("withdrawn id %d is in the log", id)
+		}
 	}
 }
