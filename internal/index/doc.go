@@ -28,7 +28,8 @@
 // chunk (2M+1 entries per node: count then ids) plus, for the ~1/M nodes
 // above layer 0, one []uint32 holding all their upper layers. Chunks never
 // move, so growth copies no vectors and readers need no lock (the chunk
-// table is an atomic pointer, copied on growth). Resident size for
+// table is an atomic pointer, copied on growth); a chunk is allocated when
+// the first id in it is added, so sparse ids cost one chunk each. Resident size for
 // 1M×128, M=16 is ≈ 4·128 (vector) + 4·33 (layer-0 links) + 4 (norm) +
 // ~5 (upper layers, level, bitmaps) ≈ 655 bytes per vector ≈ 625 MiB,
 // within the 1 GiB budget (RunBench -million measures it).
@@ -102,7 +103,7 @@
 // searches do not) and ReadFrom at load, then replays the WAL tail into the
 // loaded index. The format (persist.go) is a 48-byte header (magic
 // "MHAINDEX", version 1, kind, metric, dim, M, efConstruction, id limit,
-// entry point, seed), then per chunk the present/deleted bitmaps, the
+// entry point, seed), then per chunk a presence byte, the present/deleted bitmaps, the
 // vectors and for HNSW the levels and neighbour lists, then a CRC-32C of
 // everything before it. ReadFrom rejects a bad magic, version, checksum,
 // truncation or any link to a missing node with an error wrapping

@@ -171,6 +171,9 @@ func (h *HNSW) estimateAllowed(f Filter, live int64) int64 {
 	seen, pass := 0, 0
 	for id := uint32(0); id < limit && int(id>>chunkShift) < len(t); id += step {
 		c := t[id>>chunkShift]
+		if c == nil {
+			continue
+		}
 		if liveMask(c, int(id&chunkMask)>>6)&(1<<(id&63)) == 0 {
 			continue
 		}

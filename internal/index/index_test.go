@@ -528,15 +528,29 @@ func TestEmptyAndTiny(t *testing.T) {
 		if r, err := idx.Search([]float32{1, 2, 3}, SearchParams{K: 5}); err != nil || len(r) != 0 {
 			t.Fatalf("%v empty: %v %v", kind, r, err)
 		}
-		// Sparse ids: the store's row numbers need not be dense.
-		for _, id := range []uint32{9000, 3, 70000} {
-			if err := idx.Add(id, []float32{float32(id), 0, 0}); err != nil {
+		// Sparse ids: the store's row numbers need not be dense, and a
+		// far id costs one chunk, not all chunks below it.
+		for _, id := range []uint32{9000, 3, 70000, 1 << 30} {
+			if err := idx.Add(id, []float32{float32(id % 100000), 0, 0}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		r, err := idx.Search([]float32{10, 0, 0}, SearchParams{K: 5})
-		if err != nil || len(r) != 3 || r[0].ID != 3 || r[0].Score != 49 {
-			t.Fatalf("%v sparse: %v %v", kind, r, err)
+		if b := idx.Stats().Bytes; b > 64<<20 {
+			t.Fatalf("%v: %d bytes for 4 sparse ids", kind, b)
+		}
+		var buf bytes.Buffer
+		if _, err := idx.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		back, err := ReadFrom(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range []Index{idx, back} {
+			r, err := x.Search([]float32{10, 0, 0}, SearchParams{K: 5})
+			if err != nil || len(r) != 4 || r[0].ID != 3 || r[0].Score != 49 {
+				t.Fatalf("%v sparse: %v %v", kind, r, err)
+			}
 		}
 	}
 }

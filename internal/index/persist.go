@@ -16,6 +16,7 @@ import (
 //	  magic "MHAINDEX" | version u32 = 1 | kind u8 | metric u8 | 0 u16 |
 //	  dim u32 | M u32 | efConstruction u32 | limit u32 | entry u64 | seed u64
 //	per chunk of 4096 ids, for ids below limit (rows = ids in this chunk):
+//	  u8 1 if the chunk holds any id, else u8 0 and nothing more, then
 //	  present [64]u64 | deleted [64]u64 | vectors rows×dim f32
 //	  HNSW only: level rows×u8 | layer-0 links rows×(2M+1) u32 |
 //	             for each row with level > 0: level×(M+1) u32
@@ -109,6 +110,11 @@ func writeIndex(w io.Writer, st *store, kind Kind, m Metric, p HNSWParams, entry
 	t := st.chunks()
 	for ci := 0; uint64(ci)<<chunkShift < uint64(limit); ci++ {
 		c := t[ci]
+		if c == nil {
+			cw.write([]byte{0})
+			continue
+		}
+		cw.write([]byte{1})
 		rows := min(chunkSize, int(limit)-ci<<chunkShift)
 		cw.words(&c.present)
 		cw.words(&c.deleted)
@@ -214,12 +220,18 @@ func ReadFrom(r io.Reader) (Index, error) {
 	default:
 		return nil, fmt.Errorf("%w: kind %d", ErrCorrupt, kind)
 	}
-	if limit > 0 {
-		st.ensure(limit - 1)
-	}
-	t := st.chunks()
+	var flag [1]byte
 	for ci := 0; uint64(ci)<<chunkShift < uint64(limit); ci++ {
-		c := t[ci]
+		if err := cr.full(flag[:]); err != nil {
+			return nil, err
+		}
+		if flag[0] == 0 {
+			continue
+		}
+		if flag[0] != 1 {
+			return nil, fmt.Errorf("%w: chunk %d flag %d", ErrCorrupt, ci, flag[0])
+		}
+		c := st.ensure(uint32(ci) << chunkShift)[ci]
 		rows := min(chunkSize, int(limit)-ci<<chunkShift)
 		if err := cr.words(&c.present); err != nil {
 			return nil, err
@@ -286,6 +298,10 @@ func (st *store) recount(limit uint32) error {
 	var live, dead int64
 	for id := uint32(0); id < limit; id++ {
 		c := t[id>>chunkShift]
+		if c == nil {
+			id |= chunkMask // skip the absent chunk
+			continue
+		}
 		w := int(id&chunkMask) >> 6
 		bit := uint64(1) << (id & 63)
 		p, d := c.present[w].Load()&bit != 0, c.deleted[w].Load()&bit != 0
@@ -299,8 +315,7 @@ func (st *store) recount(limit uint32) error {
 		}
 	}
 	// Bits past limit would make scans read ids the file does not describe.
-	if limit&chunkMask != 0 {
-		c := t[limit>>chunkShift]
+	if c := st.tail(limit); c != nil {
 		for id := limit & chunkMask; id < chunkSize; id++ {
 			if c.present[id>>6].Load()&(1<<(id&63)) != 0 {
 				return fmt.Errorf("%w: id %d present beyond limit %d", ErrCorrupt, id, limit)
@@ -333,11 +348,10 @@ func (h *HNSW) checkGraph(entry uint64) error {
 		return fmt.Errorf("%w: entry point level mismatch", ErrCorrupt)
 	}
 	for id := uint32(0); id < limit; id++ {
-		c := t[id>>chunkShift]
-		lv := int(c.level[id&chunkMask])
 		if !h.st.isPresent(id) {
 			continue
 		}
+		lv := int(t[id>>chunkShift].level[id&chunkMask])
 		if lv > elev {
 			return fmt.Errorf("%w: node %d above the entry level", ErrCorrupt, id)
 		}
@@ -354,4 +368,14 @@ func (h *HNSW) checkGraph(entry uint64) error {
 		}
 	}
 	return nil
+}
+
+// tail returns the chunk holding limit if limit falls inside one (so ids
+// from limit to the chunk's end must be absent), else nil.
+func (st *store) tail(limit uint32) *chunk {
+	t := st.chunks()
+	if limit&chunkMask == 0 || int(limit>>chunkShift) >= len(t) {
+		return nil
+	}
+	return t[limit>>chunkShift]
 }

@@ -70,6 +70,9 @@ func scanOne(st *store, m Metric, q []float32, k int, filter Filter) []item {
 		h := make(maxHeap, 0, k+1)
 		for ci := lo; ci < hi; ci++ {
 			c := t[ci]
+			if c == nil {
+				continue
+			}
 			base := uint32(ci) << chunkShift
 			for w := 0; w < chunkWords; w++ {
 				mask := liveMask(c, w)
@@ -112,6 +115,9 @@ func scanBitset(st *store, m Metric, q []float32, k int, bs Bitset) []item {
 			break
 		}
 		c := t[ci]
+		if c == nil {
+			continue
+		}
 		cw := w & (chunkWords - 1)
 		mask := f & liveMask(c, cw)
 		for mask != 0 {
@@ -174,6 +180,9 @@ func scanBatch(st *store, m Metric, qs [][]float32, k int, filter Filter) [][]it
 		ok := make([]bool, tile)
 		for ci := lo; ci < hi; ci++ {
 			c := t[ci]
+			if c == nil {
+				continue
+			}
 			base := uint32(ci) << chunkShift
 			for ts := 0; ts < chunkSize; ts += tile {
 				if base+uint32(ts) >= limit {

@@ -51,24 +51,24 @@ func newStore(dim, m0 int) *store {
 
 func (s *store) chunks() []*chunk { return *s.table.Load() }
 
-// ensure makes the chunk holding id exist and returns the table.
+// ensure makes the chunk holding id exist and returns the table. Only that
+// chunk is allocated: entries for chunks no id has reached stay nil, so a
+// sparse id costs one chunk, not every chunk below it.
 func (s *store) ensure(id uint32) []*chunk {
 	t := s.chunks()
 	ci := int(id >> chunkShift)
-	if ci < len(t) {
+	if ci < len(t) && t[ci] != nil {
 		return t
 	}
 	s.growMu.Lock()
 	defer s.growMu.Unlock()
 	t = s.chunks()
-	if ci < len(t) {
+	if ci < len(t) && t[ci] != nil {
 		return t
 	}
-	nt := make([]*chunk, ci+1)
+	nt := make([]*chunk, max(len(t), ci+1))
 	copy(nt, t)
-	for i := len(t); i <= ci; i++ {
-		nt[i] = s.newChunk()
-	}
+	nt[ci] = s.newChunk()
 	s.table.Store(&nt)
 	return nt
 }
@@ -129,7 +129,7 @@ func (s *store) vec(t []*chunk, id uint32) []float32 {
 func (s *store) isPresent(id uint32) bool {
 	t := s.chunks()
 	ci := int(id >> chunkShift)
-	if ci >= len(t) {
+	if ci >= len(t) || t[ci] == nil {
 		return false
 	}
 	return t[ci].present[(id&chunkMask)>>6].Load()&(1<<(id&63)) != 0
@@ -173,6 +173,9 @@ func liveMask(c *chunk, w int) uint64 {
 func (s *store) bytes() int64 {
 	var n int64
 	for _, c := range s.chunks() {
+		if c == nil {
+			continue
+		}
 		n += int64(cap(c.vecs))*4 + int64(cap(c.norms))*4 + 3*chunkWords*8
 		n += int64(cap(c.links0))*4 + int64(cap(c.level)) + int64(cap(c.upper))*24
 		for _, u := range c.upper {
