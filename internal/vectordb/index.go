@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -26,7 +27,8 @@ type vindex struct {
 	wake    chan struct{}
 	quit    chan struct{}
 	done    sync.WaitGroup
-	skipped atomic.Int64 // rows the index refused (zero vector under COSINE)
+	skipped  atomic.Int64 // rows the index refused (zero vector under COSINE)
+	stopping atomic.Bool
 	log     *slog.Logger
 }
 
@@ -89,6 +91,7 @@ func (v *vindex) start(c *collection, fs *fieldStore) {
 }
 
 func (v *vindex) stop() {
+	v.stopping.Store(true)
 	close(v.quit)
 	v.done.Wait()
 }
@@ -110,6 +113,9 @@ func (v *vindex) buildOnce(c *collection, fs *fieldStore) bool {
 		return false
 	}
 	v.add(ids, vecs)
+	if v.stopping.Load() {
+		return false
+	}
 	c.mu.RLock()
 	for r := lo; r < hi; r++ {
 		if c.deleted.has(r) {
@@ -121,22 +127,31 @@ func (v *vindex) buildOnce(c *collection, fs *fieldStore) bool {
 	return true
 }
 
+// add inserts rows into the ANN index on every core, checking between
+// rows whether the index is being stopped, so Close and DropIndex never
+// wait for a whole batch of (slow) HNSW inserts.
 func (v *vindex) add(ids []uint32, vecs [][]float32) {
-	if h, ok := v.ann.(*index.HNSW); ok && len(ids) > 1 {
-		if h.AddBatch(ids, vecs) == nil {
-			return
-		}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(ids)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(ids) || v.stopping.Load() {
+					return
+				}
+				err := v.ann.Add(ids[i], vecs[i])
+				if err != nil && !errors.Is(err, index.ErrDuplicate) {
+					// A row the index cannot hold (a zero vector has no
+					// COSINE direction) stays stored and readable; only
+					// ANN search misses it.
+					v.skipped.Add(1)
+					v.log.Warn("vector index refused a row", "index", v.params.Name, "row", ids[i], "err", err)
+				}
+			}
+		})
 	}
-	for i, id := range ids {
-		err := v.ann.Add(id, vecs[i])
-		if err != nil && !errors.Is(err, index.ErrDuplicate) {
-			// A row the index cannot hold (a zero vector has no COSINE
-			// direction) stays stored and readable; only ANN search
-			// misses it.
-			v.skipped.Add(1)
-			v.log.Warn("vector index refused a row", "index", v.params.Name, "row", id, "err", err)
-		}
-	}
+	wg.Wait()
 }
 
 // tombstoned is called under c.mu (write) when row r is deleted.

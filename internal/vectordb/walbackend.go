@@ -70,10 +70,12 @@ func openWAL(ctx context.Context, dir string, o Options, lg *slog.Logger) (*walB
 // writing: directly, or through the standby's tailer (which then delivers
 // the unread tail to fn).
 func (b *walBackend) becomePrimary(ctx context.Context, fn func(uint64, []byte) error) error {
+	start := time.Now()
 	epoch, err := b.g.Acquire(ctx)
 	if err != nil {
 		return err
 	}
+	acquired := time.Now()
 	hctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -103,6 +105,7 @@ func (b *walBackend) becomePrimary(ctx context.Context, fn func(uint64, []byte) 
 	for _, c := range w.Report().Cut {
 		b.log.Warn("sealed the previous epoch's log, cutting an unacknowledged tail", "cut", c.String())
 	}
+	b.log.Info("log open for writing", "epoch", epoch, "acquire", acquired.Sub(start), "seal_and_tail", time.Since(acquired))
 	return nil
 }
 
