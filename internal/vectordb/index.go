@@ -24,12 +24,12 @@ type vindex struct {
 	ann     index.Index
 	indexed atomic.Uint32
 
-	wake    chan struct{}
-	quit    chan struct{}
-	done    sync.WaitGroup
+	wake     chan struct{}
+	quit     chan struct{}
+	done     sync.WaitGroup
 	skipped  atomic.Int64 // rows the index refused (zero vector under COSINE)
 	stopping atomic.Bool
-	log     *slog.Logger
+	log      *slog.Logger
 }
 
 func indexMetric(m Metric) index.Metric {
