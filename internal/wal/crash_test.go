@@ -3,6 +3,7 @@ package wal
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -102,6 +103,8 @@ func TestCrashSafety(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: verifier acquire: %v", round, err)
 		}
+		hbCtx, stopHB := context.WithCancel(context.Background())
+		go v.Heartbeat(hbCtx)
 		w, err := OpenPrimary(walDir, e, v, Options{SegmentSize: crashSegmentSize})
 		if err != nil {
 			t.Fatalf("round %d: open: %v", round, err)
@@ -124,7 +127,10 @@ func TestCrashSafety(t *testing.T) {
 			}
 		}
 		w.Close()
-		if err := v.Release(ctxT(t)); err != nil {
+		stopHB()
+		// A clean release lets the next child start at once; if a stall of
+		// this machine cost the verifier its lease, the child waits it out.
+		if err := v.Release(ctxT(t)); err != nil && !errors.Is(err, guard.ErrLeaseExpired) {
 			t.Fatal(err)
 		}
 		v.Close()

@@ -14,8 +14,11 @@ import (
 	"github.com/milvus-ha/milvus-ha/internal/guard"
 )
 
-var testTiming = guard.Timing{HeartbeatInterval: 20 * time.Millisecond, LeaseTimeout: 80 * time.Millisecond,
-	SafetyMargin: 20 * time.Millisecond, PollInterval: 10 * time.Millisecond}
+// testTiming: a holder with a running heartbeat survives a 340 ms stall of
+// the (loaded, shared) test machine; a stalled holder is taken over after
+// 400 ms. Stalled holders use a frozen clock, so they never notice.
+var testTiming = guard.Timing{HeartbeatInterval: 10 * time.Millisecond, LeaseTimeout: 400 * time.Millisecond,
+	SafetyMargin: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond}
 
 type frozenClock struct{ v atomic.Int64 }
 
@@ -31,12 +34,25 @@ func openGuard(t *testing.T, dir, node string, opts ...guard.Option) *guard.Guar
 	return g
 }
 
+// acquire takes the lease without renewing it (for a holder that will
+// stall: give it a frozen clock).
 func acquire(t *testing.T, g *guard.Guard) uint64 {
 	t.Helper()
 	e, err := g.Acquire(ctxT(t))
 	if err != nil {
 		t.Fatalf("acquire by %s: %v", g.Node(), err)
 	}
+	return e
+}
+
+// acquireHB takes the lease and keeps it renewed until the test ends.
+func acquireHB(t *testing.T, g *guard.Guard) uint64 {
+	t.Helper()
+	e := acquire(t, g)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); g.Heartbeat(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 	return e
 }
 
@@ -54,6 +70,8 @@ func appendN(t *testing.T, w *WAL, ids []uint64, size int) map[uint64]bool {
 				mu.Lock()
 				acked[id] = true
 				mu.Unlock()
+			} else {
+				t.Errorf("append %d: %v", id, err)
 			}
 		}()
 	}
@@ -114,7 +132,7 @@ func TestFencingStalledPrimary(t *testing.T) {
 	}
 
 	b := openGuard(t, data, "b")
-	eB := acquire(t, b) // waits out a's silent heartbeat on b's clock
+	eB := acquireHB(t, b) // waits out a's silent heartbeat on b's clock
 	if eB != 2 {
 		t.Fatalf("epoch %d", eB)
 	}
@@ -163,7 +181,7 @@ func TestFencingStalledPrimary(t *testing.T) {
 		t.Fatal(err)
 	}
 	a2 := openGuard(t, data, "a")
-	w3 := openP(t, walDir, acquire(t, a2), a2, Options{})
+	w3 := openP(t, walDir, acquireHB(t, a2), a2, Options{})
 	got3 := idSet(t, w3)
 	if len(got3) != len(got) || got3[1000] {
 		t.Fatalf("epoch 3 recovery: %d records (epoch 2 saw %d)", len(got3), len(got))
@@ -186,7 +204,7 @@ func TestFencingTakeoverBetweenSyncAndCheck(t *testing.T) {
 	b := openGuard(t, data, "b")
 	var wB *WAL
 	fa.storeHook(func() {
-		wB = openP(t, walDir, acquire(t, b), b, Options{})
+		wB = openP(t, walDir, acquireHB(t, b), b, Options{})
 	})
 	if _, err := wA.Append(ctxT(t), payload(500, 100)); !errors.Is(err, ErrFenced) {
 		t.Fatalf("append racing the takeover: %v", err)
@@ -221,11 +239,12 @@ func (h *hookFence) storeHook(f func()) { h.hook.Store(&f) }
 func TestTailerFollowsAndPromotes(t *testing.T) {
 	data := t.TempDir()
 	walDir := filepath.Join(data, "wal")
-	a := openGuard(t, data, "a")
+	var clk frozenClock
+	a := openGuard(t, data, "a", guard.WithClock(clk.now))
 	wA := openP(t, walDir, acquire(t, a), a, Options{})
 	hbCtx, stopHB := context.WithCancel(context.Background())
 	defer stopHB()
-	go a.Heartbeat(hbCtx)
+	go a.Heartbeat(hbCtx) // a frozen clock never lapses, and the heartbeat moves
 
 	tl, err := OpenTailer(walDir, 1, Options{})
 	if err != nil {
@@ -247,7 +266,7 @@ func TestTailerFollowsAndPromotes(t *testing.T) {
 		return nil
 	}
 	acked := appendN(t, wA, idRange(0, 50), 500)
-	waitApplied(t, tl, apply, func() bool { return len(applied) == 50 })
+	waitApplied(t, tl, apply, func() bool { return len(applied) == len(acked) })
 	for _, id := range applied {
 		if !acked[id] {
 			t.Fatalf("tailer applied unacknowledged id %d", id)
@@ -264,7 +283,7 @@ func TestTailerFollowsAndPromotes(t *testing.T) {
 	wA.Close()
 
 	b := openGuard(t, data, "b")
-	eB := acquire(t, b)
+	eB := acquireHB(t, b)
 	before := len(applied)
 	wB, err := tl.Promote(eB, b, apply)
 	if err != nil {
@@ -321,7 +340,7 @@ func TestTailerCrossesTakeover(t *testing.T) {
 	ackedA := appendN(t, wA, idRange(0, 30), 700)
 	tl.Poll(apply)
 	b := openGuard(t, data, "b")
-	wB := openP(t, walDir, acquire(t, b), b, Options{SegmentSize: 8192})
+	wB := openP(t, walDir, acquireHB(t, b), b, Options{SegmentSize: 8192})
 	if _, err := wA.Append(ctxT(t), payload(1000, 700)); !errors.Is(err, ErrFenced) {
 		t.Fatal(err)
 	}
