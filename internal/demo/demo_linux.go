@@ -292,8 +292,8 @@ func (d *demo) scenario(ctx context.Context, res *Result) []error {
 				return append(failed, err)
 			}
 			samples, _, _ := d.tl.Snapshot()
-			d.say(r.Answered, "VIP now answered by %s, %.0f ms after the %s (%s)",
-				r.Owner, ms(r.Answered.Sub(r.At)), st.fault, describe(Measure(samples, r.At, s.At)))
+			d.say(r.Answered, "VIP now answered by %s, %.0f ms after %s (%s)",
+				r.Owner, ms(r.Answered.Sub(r.At)), st.action, describe(Measure(samples, r.At, s.At)))
 		}
 		if ctx.Err() != nil {
 			return append(failed, ctx.Err())
@@ -400,7 +400,7 @@ func (d *demo) waitOwner(ctx context.Context, want *node, since time.Time) (Samp
 
 // report prints the summary table.
 func (d *demo) report(res *Result) {
-	d.printf("\n%-20s %-31s %-5s %9s %9s %6s %9s  %s\n", "fault", "action", "owner", "takeover", "outage", "failed", "slowest", "result")
+	d.printf("\n%-20s %-31s %-5s %9s %9s %6s %10s  %s\n", "fault", "action", "owner", "takeover", "outage", "failed", "slowest", "result")
 	for _, r := range res.Steps {
 		owner, takeover, result := r.Owner, "-", "ok"
 		if owner == "" {
@@ -411,7 +411,7 @@ func (d *demo) report(res *Result) {
 		if r.Err != nil {
 			result = "FAILED"
 		}
-		d.printf("%-20s %-31s %-5s %9s %6.0f ms %6d %6.0f ms  %s\n", r.Fault, r.Action, owner, takeover, ms(r.Outage), r.Failed, ms(r.Slowest), result)
+		d.printf("%-20s %-31s %-5s %9s %6.0f ms %6d %7.1f ms  %s\n", r.Fault, r.Action, owner, takeover, ms(r.Outage), r.Failed, ms(r.Slowest), result)
 	}
 	d.printf("takeover: from the fault to the first answer from the new owner; outage: time requests failed (probe timeout %v)\n", d.opts.Workload.RequestTimeout())
 	d.printf("client workload: %s\n", res.Workload)
