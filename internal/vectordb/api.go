@@ -107,7 +107,8 @@ type IndexParams struct {
 
 // IndexInfo describes one index. Building is incremental: rows not yet in
 // the graph are searched exactly, so an index is always usable ("Finished"
-// in Milvus terms); IndexedRows trails TotalRows while the builder catches up.
+// in Milvus terms); IndexedRows trails TotalRows (rows ever written,
+// deleted ones included) while the builder catches up.
 type IndexInfo struct {
 	Name  string
 	Field string

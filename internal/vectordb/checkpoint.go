@@ -16,6 +16,8 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/milvus-ha/milvus-ha/internal/index"
 )
 
@@ -71,7 +73,7 @@ func writeAtomic(path string, fill func(w *bufio.Writer) error) error {
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(f, 1<<20)
+	bw := bufio.NewWriterSize(&syncingWriter{f: f}, 1<<20)
 	err = fill(bw)
 	if err == nil {
 		err = bw.Flush()
@@ -106,6 +108,27 @@ func writeBlocks(path, magic string, fill func(w *ckptWriter)) error {
 		}
 		return w.err
 	})
+}
+
+// syncEvery bounds the dirty data a checkpoint leaves in the page cache.
+// Without it, hundreds of MB of checkpoint reach the disk in one journal
+// commit, and the lease heartbeat's fdatasync (and the log's) waits behind
+// it long enough to lose the lease.
+const syncEvery = 16 << 20
+
+type syncingWriter struct {
+	f     *os.File
+	dirty int
+}
+
+func (w *syncingWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.dirty += n
+	if err == nil && w.dirty >= syncEvery {
+		w.dirty = 0
+		err = unix.Fdatasync(int(w.f.Fd()))
+	}
+	return n, err
 }
 
 func syncDir(dir string) error {

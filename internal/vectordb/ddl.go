@@ -176,7 +176,7 @@ func (db *DB) DescribeIndex(coll, indexName string) ([]IndexInfo, error) {
 		}
 		out = append(out, IndexInfo{
 			Name: ix.params.Name, Field: fs.f.Name, Params: ix.params,
-			IndexedRows: int64(ix.indexedRows()), TotalRows: int64(c.live),
+			IndexedRows: int64(ix.indexedRows()), TotalRows: int64(c.rows),
 		})
 	}
 	if len(out) == 0 {

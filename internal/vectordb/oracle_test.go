@@ -213,6 +213,21 @@ func checkAgainst(t *testing.T, db *DB, coll string, o oracle, m Metric, rng *ra
 			}
 		}
 	}
+	// A small page of an unfiltered query (the bounded-selection path).
+	all := o.sorted(func(oRow) bool { return true })
+	page, err := db.Query(ctx, coll, QueryRequest{Limit: 5, Offset: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := window(all, 3, 5)
+	if got := page.Column("id").Ints; len(got) != len(want) {
+		t.Fatalf("query page: %v, want %d rows", got, len(want))
+	}
+	for i, r := range want {
+		if page.Column("id").Ints[i] != r.id {
+			t.Fatalf("query page row %d: id %d, want %d", i, page.Column("id").Ints[i], r.id)
+		}
+	}
 	// Get returns exactly the live keys asked for.
 	keys := Column{Name: "id", Type: TypeInt64, Ints: []int64{-1}}
 	for id := range o {

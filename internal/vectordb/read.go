@@ -226,7 +226,11 @@ func (db *DB) Query(ctx context.Context, coll string, q QueryRequest) (*Batch, e
 		return nil, err
 	}
 	rows := c.selectRows(plan)
-	c.sortByPK(rows)
+	if q.Limit > 0 {
+		rows = c.firstByPK(rows, q.Offset+q.Limit)
+	} else {
+		c.sortByPK(rows)
+	}
 	rows = window(rows, q.Offset, q.Limit)
 	b, err := c.gather(rows, sp)
 	return &b, err
@@ -252,6 +256,37 @@ func (c *collection) sortByPK(rows []uint32) {
 	}
 	k := c.pk.col.Strings
 	slices.SortFunc(rows, func(a, b uint32) int { return cmp.Compare(k[a], k[b]) })
+}
+
+// firstByPK returns the n rows with the smallest keys, in key order,
+// without sorting everything when n is small next to len(rows).
+func (c *collection) firstByPK(rows []uint32, n int) []uint32 {
+	if n >= len(rows)/8 {
+		c.sortByPK(rows)
+		return rows[:min(n, len(rows))]
+	}
+	less := func(a, b uint32) bool { return c.pk.col.Strings[a] < c.pk.col.Strings[b] }
+	if c.pkInt != nil {
+		less = func(a, b uint32) bool { return c.pk.col.Ints[a] < c.pk.col.Ints[b] }
+	}
+	// top holds the n smallest so far, sorted; the scan mostly rejects.
+	top := make([]uint32, 0, n+1)
+	for _, r := range rows {
+		if len(top) == n && !less(r, top[n-1]) {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(top, r, func(a, b uint32) int {
+			if less(a, b) {
+				return -1
+			}
+			return 1
+		})
+		top = slices.Insert(top, i, r)
+		if len(top) > n {
+			top = top[:n]
+		}
+	}
+	return top
 }
 
 // Count returns the number of rows matching filter (empty: all), i.e.
