@@ -106,7 +106,7 @@ func parseStat(b []byte) (state byte, ppid, pgrp int, ok bool) {
 		return 0, 0, 0, false
 	}
 	f := bytes.Fields(b[i+1:])
-	if len(f) < 3 || len(f[0]) != 1 {
+	if len(f) < 3 || len(f[0]) != 1 || !isLetter(f[0][0]) {
 		return 0, 0, 0, false
 	}
 	ppid, err1 := strconv.Atoi(string(f[1]))
@@ -116,6 +116,8 @@ func parseStat(b []byte) (state byte, ppid, pgrp int, ok bool) {
 	}
 	return f[0][0], ppid, pgrp, true
 }
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 // killGroupAndWait SIGKILLs group pgid until no member can run, or ctx
 // ends. It is how the driver becomes certain that nothing it started is
