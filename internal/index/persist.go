@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math/bits"
 	"unsafe"
 )
 
@@ -296,7 +297,7 @@ func ReadFrom(r io.Reader) (Index, error) {
 func (st *store) recount(limit uint32) error {
 	t := st.chunks()
 	var live, dead int64
-	for id := uint32(0); id < limit; id++ {
+	for id := uint32(0); id < limit && int(id>>chunkShift) < len(t); id++ {
 		c := t[id>>chunkShift]
 		if c == nil {
 			id |= chunkMask // skip the absent chunk
@@ -347,22 +348,15 @@ func (h *HNSW) checkGraph(entry uint64) error {
 	if int(t[eid>>chunkShift].level[eid&chunkMask]) != elev {
 		return fmt.Errorf("%w: entry point level mismatch", ErrCorrupt)
 	}
-	for id := uint32(0); id < limit; id++ {
-		if !h.st.isPresent(id) {
+	for ci, c := range t {
+		if c == nil {
 			continue
 		}
-		lv := int(t[id>>chunkShift].level[id&chunkMask])
-		if lv > elev {
-			return fmt.Errorf("%w: node %d above the entry level", ErrCorrupt, id)
-		}
-		for l := 0; l <= lv; l++ {
-			ls := h.links(t, id, l)
-			if int(ls[0]) > len(ls)-1 {
-				return fmt.Errorf("%w: node %d level %d has %d links", ErrCorrupt, id, l, ls[0])
-			}
-			for _, nb := range ls[1 : 1+ls[0]] {
-				if nb >= limit || !h.st.isPresent(nb) || int(t[nb>>chunkShift].level[nb&chunkMask]) < l {
-					return fmt.Errorf("%w: node %d level %d links to %d", ErrCorrupt, id, l, nb)
+		for w := range c.present {
+			for mask := c.present[w].Load(); mask != 0; mask &= mask - 1 {
+				id := uint32(ci)<<chunkShift | uint32(w*64+bits.TrailingZeros64(mask))
+				if err := h.checkNode(t, id, elev, limit); err != nil {
+					return err
 				}
 			}
 		}
@@ -378,4 +372,23 @@ func (st *store) tail(limit uint32) *chunk {
 		return nil
 	}
 	return t[limit>>chunkShift]
+}
+
+func (h *HNSW) checkNode(t []*chunk, id uint32, top int, limit uint32) error {
+	lv := int(t[id>>chunkShift].level[id&chunkMask])
+	if lv > top {
+		return fmt.Errorf("%w: node %d above the entry level", ErrCorrupt, id)
+	}
+	for l := 0; l <= lv; l++ {
+		ls := h.links(t, id, l)
+		if int(ls[0]) > len(ls)-1 {
+			return fmt.Errorf("%w: node %d level %d has %d links", ErrCorrupt, id, l, ls[0])
+		}
+		for _, nb := range ls[1 : 1+ls[0]] {
+			if nb >= limit || !h.st.isPresent(nb) || int(t[nb>>chunkShift].level[nb&chunkMask]) < l {
+				return fmt.Errorf("%w: node %d level %d links to %d", ErrCorrupt, id, l, nb)
+			}
+		}
+	}
+	return nil
 }
