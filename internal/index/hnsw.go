@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -382,4 +384,24 @@ func (h *HNSW) AddBatch(ids []uint32, vectors [][]float32) error {
 	}
 	wg.Wait()
 	return firstErr
+}
+
+// ParseHNSWParams reads the Milvus index params of an HNSW (or AUTOINDEX)
+// index: "M" and "efConstruction", given as decimal strings as clients
+// send them. Absent keys take the defaults; other keys are left to the
+// caller (Milvus also carries metric_type and index_type in the same map).
+func ParseHNSWParams(params map[string]string) (HNSWParams, error) {
+	var p HNSWParams
+	for key, dst := range map[string]*int{"M": &p.M, "efConstruction": &p.EfConstruction} {
+		s, ok := params[key]
+		if !ok {
+			continue
+		}
+		v, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || v <= 0 {
+			return p, fmt.Errorf("%w: %s=%q", ErrBadParam, key, s)
+		}
+		*dst = v
+	}
+	return p.withDefaults()
 }

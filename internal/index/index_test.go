@@ -519,6 +519,14 @@ func TestBadInput(t *testing.T) {
 	if _, err := ParseMetric("hamming"); !errors.Is(err, ErrBadParam) {
 		t.Error("ParseMetric accepted hamming")
 	}
+	if p, err := ParseHNSWParams(map[string]string{"M": "8", "metric_type": "L2"}); err != nil || p.M != 8 || p.EfConstruction != DefaultEfConstruction {
+		t.Errorf("ParseHNSWParams: %+v %v", p, err)
+	}
+	for _, bad := range []map[string]string{{"M": "x"}, {"M": "1"}, {"efConstruction": "-3"}, {"M": "1000"}} {
+		if _, err := ParseHNSWParams(bad); !errors.Is(err, ErrBadParam) {
+			t.Errorf("ParseHNSWParams(%v): %v", bad, err)
+		}
+	}
 	if k, err := ParseKind("autoindex"); err != nil || k != KindHNSW {
 		t.Errorf("ParseKind(autoindex) = %v, %v", k, err)
 	}
