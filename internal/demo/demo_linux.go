@@ -165,7 +165,7 @@ func (d *demo) run(ctx context.Context, res *Result) (err error) {
 
 	failed := d.scenario(ctx, res)
 	if ctx.Err() != nil {
-		d.say(time.Now(), "interrupted; cleaning up")
+		d.say(time.Now(), "interrupted: cleaning up")
 	}
 
 	summary, werr := d.opts.Workload.Stop(context.WithoutCancel(ctx))
@@ -263,55 +263,31 @@ func (d *demo) steps() []step {
 	)
 }
 
+// errInterrupted is the error of a run whose context ended.
+var errInterrupted = errors.New("demo interrupted")
+
 // scenario waits for a to own the VIP, then plays the steps. It returns
 // the failed expectations (all of them with KeepGoing, else the first).
 func (d *demo) scenario(ctx context.Context, res *Result) []error {
-	var failed []error
 	start := time.Now()
 	first, err := d.waitOwner(ctx, d.a, start)
+	if ctx.Err() != nil {
+		return []error{fmt.Errorf("%w: %w", errInterrupted, ctx.Err())}
+	}
 	if err != nil {
 		return []error{fmt.Errorf("demo: the VIP never came up on a: %w", err)}
 	}
 	d.say(first.Done(), "VIP answered by a, the preferred node (%.0f ms after start)", ms(first.Done().Sub(start)))
 	if err := sleep(ctx, d.settle); err != nil {
-		return []error{err}
+		return []error{fmt.Errorf("%w: %w", errInterrupted, err)}
 	}
+	var failed []error
 	for _, st := range d.steps() {
-		r := StepResult{Fault: st.fault, Action: st.action, Want: st.want.name(), At: time.Now()}
-		d.tl.Mark(r.At, st.fault+": "+st.action)
-		d.say(r.At, "%s: %s", st.fault, st.action)
-		if err := st.do(); err != nil {
-			r.Err = fmt.Errorf("demo: %s: %w", st.action, err)
-		} else if s, err := d.waitOwner(ctx, st.want, r.At); err != nil {
-			r.Err = fmt.Errorf("demo: after %s: %w", st.action, err)
-		} else {
-			r.Owner, r.Answered = s.ServedBy, s.Done()
-			// The requests sent before this answer are settled after
-			// the workload's timeout; then the outage is known.
-			if err := sleep(ctx, time.Until(s.At.Add(d.resolve()))); err != nil {
-				return append(failed, err)
-			}
-			samples, _, _ := d.tl.Snapshot()
-			d.say(r.Answered, "VIP now answered by %s, %.0f ms after %s (%s)",
-				r.Owner, ms(r.Answered.Sub(r.At)), st.action, describe(Measure(samples, r.At, s.At)))
-		}
-		if ctx.Err() != nil {
-			return append(failed, ctx.Err())
-		}
-		if r.Err == nil || d.opts.KeepGoing {
-			if err := sleep(ctx, time.Until(r.Answered.Add(d.settle))); err != nil {
-				return append(failed, err)
-			}
-		}
-		r.End = time.Now()
-		if r.Err == nil {
-			samples, _, _ := d.tl.Snapshot()
-			r.Err = d.checkStable(samples, r)
-		}
-		if r.Err == nil {
-			d.noteStaleVIP(ctx, st.want)
-		}
+		r := d.step(ctx, st)
 		res.Steps = append(res.Steps, r)
+		if ctx.Err() != nil {
+			return append(failed, fmt.Errorf("%w: %w", errInterrupted, ctx.Err()))
+		}
 		if r.Err != nil {
 			d.say(time.Now(), "FAILED: %v", r.Err)
 			failed = append(failed, r.Err)
@@ -321,6 +297,43 @@ func (d *demo) scenario(ctx context.Context, res *Result) []error {
 		}
 	}
 	return failed
+}
+
+// step plays one step: the action, the wait for the expected owner, the
+// narration, and a pause for the pair to settle.
+func (d *demo) step(ctx context.Context, st step) (r StepResult) {
+	r = StepResult{Fault: st.fault, Action: st.action, Want: st.want.name(), At: time.Now()}
+	defer func() { r.End = time.Now() }()
+	d.tl.Mark(r.At, st.fault+": "+st.action)
+	d.say(r.At, "%s: %s", st.fault, st.action)
+	if err := st.do(); err != nil {
+		r.Err = fmt.Errorf("demo: %s: %w", st.action, err)
+		return r
+	}
+	s, err := d.waitOwner(ctx, st.want, r.At)
+	if err != nil {
+		r.Err = fmt.Errorf("demo: after %s: %w", st.action, err)
+		return r
+	}
+	r.Owner, r.Answered = s.ServedBy, s.Done()
+	// The requests sent before this answer are settled after the
+	// workload's timeout; then the outage is known.
+	if err := sleep(ctx, time.Until(s.At.Add(d.resolve()))); err != nil {
+		r.Err = err
+		return r
+	}
+	samples, _, _ := d.tl.Snapshot()
+	d.say(r.Answered, "VIP now answered by %s, %.0f ms after %s (%s)",
+		r.Owner, ms(r.Answered.Sub(r.At)), st.action, describe(Measure(samples, r.At, s.At)))
+	if err := sleep(ctx, time.Until(r.Answered.Add(d.settle))); err != nil {
+		r.Err = err
+		return r
+	}
+	samples, _, _ = d.tl.Snapshot()
+	if r.Err = d.checkStable(samples, r); r.Err == nil {
+		d.noteStaleVIP(ctx, st.want)
+	}
+	return r
 }
 
 // noteStaleVIP tells when the VIP address is configured on a node other
@@ -400,6 +413,10 @@ func (d *demo) waitOwner(ctx context.Context, want *node, since time.Time) (Samp
 
 // report prints the summary table.
 func (d *demo) report(res *Result) {
+	if len(res.Steps) == 0 {
+		d.printf("client workload: %s\n", res.Workload)
+		return
+	}
 	d.printf("\n%-20s %-31s %-5s %9s %9s %6s %10s  %s\n", "fault", "action", "owner", "takeover", "outage", "failed", "slowest", "result")
 	for _, r := range res.Steps {
 		owner, takeover, result := r.Owner, "-", "ok"
@@ -408,7 +425,10 @@ func (d *demo) report(res *Result) {
 		} else {
 			takeover = fmt.Sprintf("%.0f ms", ms(r.Answered.Sub(r.At)))
 		}
-		if r.Err != nil {
+		switch {
+		case errors.Is(r.Err, context.Canceled):
+			result = "interrupted"
+		case r.Err != nil:
 			result = "FAILED"
 		}
 		d.printf("%-20s %-31s %-5s %9s %6.0f ms %6d %7.1f ms  %s\n", r.Fault, r.Action, owner, takeover, ms(r.Outage), r.Failed, ms(r.Slowest), result)
