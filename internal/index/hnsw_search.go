@@ -167,14 +167,13 @@ func (h *HNSW) estimateAllowed(f Filter, live int64) int64 {
 		return 0
 	}
 	t := h.st.chunks()
-	step := max(1, limit/sampleSize)
 	seen, pass := 0, 0
-	for id := uint32(0); id < limit && int(id>>chunkShift) < len(t); id += step {
+	// Probe pseudo-random ids (a multiplicative hash of 0..sampleSize-1):
+	// an even stride could alias with filters like id%5 == 0.
+	for i := uint64(0); i < sampleSize; i++ {
+		id := uint32(i * 0x9E3779B97F4A7C15 >> 32 % uint64(limit))
 		c := t[id>>chunkShift]
-		if c == nil {
-			continue
-		}
-		if liveMask(c, int(id&chunkMask)>>6)&(1<<(id&63)) == 0 {
+		if c == nil || liveMask(c, int(id&chunkMask)>>6)&(1<<(id&63)) == 0 {
 			continue
 		}
 		seen++

@@ -317,6 +317,9 @@ func TestFilteredSearch(t *testing.T) {
 				bs.Set(i)
 			}
 		}
+		if est, want := idx.(*HNSW).estimateAllowed(FilterFunc(allow), int64(len(data))), int64(bs.Count()); est < want/2 || est > want*2 {
+			t.Errorf("%s: estimated %d allowed ids, have %d", tc.name, est, want)
+		}
 		for fname, f := range map[string]Filter{"bitset": bs, "func": FilterFunc(allow)} {
 			var sum float64
 			for _, q := range queries {
