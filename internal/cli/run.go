@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/milvus-ha/milvus-ha/internal/config"
+	"github.com/milvus-ha/milvus-ha/internal/keeper"
 	"github.com/milvus-ha/milvus-ha/internal/speaker"
 )
 
@@ -34,7 +35,7 @@ func newRunCmd() *cobra.Command {
 				level = slog.LevelDebug
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-			return runSpeaker(cmd.Context(), log, path, metricsListen)
+			return runNode(cmd.Context(), log, path, metricsListen)
 		},
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "", "configuration file (native YAML or keepalived.conf)")
@@ -44,10 +45,9 @@ func newRunCmd() *cobra.Command {
 	return cmd
 }
 
-// runSpeaker loads the configuration, opens every instance before starting
-// any (a broken instance means no half-started daemon), then runs them all
-// until ctx ends.
-func runSpeaker(ctx context.Context, log *slog.Logger, path, metricsListen string) error {
+// runNode loads the configuration and runs the keeper (native config with
+// a keeper section) or the VRRP speaker alone (keepalived.conf).
+func runNode(ctx context.Context, log *slog.Logger, path, metricsListen string) error {
 	cfg, warns, err := config.Load(path)
 	for _, w := range warns {
 		log.Warn("config", "warning", w.String())
@@ -55,6 +55,19 @@ func runSpeaker(ctx context.Context, log *slog.Logger, path, metricsListen strin
 	if err != nil {
 		return err
 	}
+	if cfg.Keeper != nil {
+		k, err := keeper.New(ctx, cfg, keeper.Options{Logger: log, Version: Version})
+		if err != nil {
+			return err
+		}
+		return k.Run(ctx)
+	}
+	return runSpeaker(ctx, log, cfg, path, metricsListen)
+}
+
+// runSpeaker opens every instance before starting any (a broken instance
+// means no half-started daemon), then runs them all until ctx ends.
+func runSpeaker(ctx context.Context, log *slog.Logger, cfg *config.Config, path, metricsListen string) error {
 	reg := prometheus.NewRegistry()
 	metrics := speaker.NewMetrics(reg)
 	var insts []*speaker.Instance

@@ -9,8 +9,9 @@
 // All access to the machine happens on the goroutine that runs Run; control
 // calls (Resign, Inhibit) are handed to it over a channel. A Gate lets the
 // keeper take the storage lease and promote its service between "the
-// machine decided to become master" and "the VIP is added": if the gate
-// refuses, nothing goes on the wire and the instance stays out of MASTER.
+// machine decided to become master" (and sent its first advert) and "the
+// VIP is added": if the gate refuses, the VIP is never added and the
+// instance steps back with priority-0 adverts.
 //
 // Invalid packets are counted by reason and logged at most once per reason
 // every ten seconds; like keepalived, the machine never sees them.

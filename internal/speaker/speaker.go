@@ -15,9 +15,11 @@ import (
 
 // Gate lets the owner of an instance (the keeper) put its own steps around
 // the VIP. BecomeMaster runs after the state machine decided to take over and
-// before the first advert, the VIPs and the announcements: an error keeps the
-// instance from claiming master (it is inhibited until the gate is cleared
-// with Inhibit(reason, false)). LeftMaster runs after the VIPs are gone.
+// after its first advert (so that a live lower-priority master yields and
+// frees what the gate needs), but before the VIPs are added and announced.
+// An error keeps the instance out of MASTER: it is inhibited (priority-0
+// adverts, FAULT) until the gate's owner calls Inhibit(GateReason, false).
+// LeftMaster runs after the VIPs are gone.
 type Gate interface {
 	BecomeMaster(ctx context.Context) error
 	LeftMaster(ctx context.Context)
@@ -67,6 +69,9 @@ type Instance struct {
 	announceCtx context.Context
 	announceWG  sync.WaitGroup
 	frameSender *netif.FrameSender
+	// holding: the VIPs were added (MASTER entered past the gate), so
+	// leaving MASTER must remove them and tell the gate.
+	holding bool
 	rejects     rejectLog
 }
 
@@ -274,33 +279,29 @@ func (in *Instance) handlePacket(r netif.Received) []vrrp.Action {
 }
 
 // apply carries out the machine's actions in order. Entering MASTER is
-// special: the gate runs before anything goes on the wire, and if it fails
-// the whole step is replaced by an inhibit.
+// special: the gate runs after our first advert (which makes a live
+// lower-priority master yield and release the storage lease) and before the
+// VIPs are added; if it refuses, the rest of the step is replaced by an
+// inhibit, whose priority-0 adverts hand the election back at once.
 func (in *Instance) apply(ctx context.Context, acts []vrrp.Action) {
-	for len(acts) > 0 {
-		if in.opts.Gate != nil && entersMaster(acts) {
-			if err := in.opts.Gate.BecomeMaster(ctx); err != nil {
-				in.log.Warn("not taking over: gate refused", "err", err)
-				acts = in.m.Inhibit(GateReason, true, time.Now())
-				// The machine is in MASTER on paper; the inhibit takes it to
-				// FAULT with priority-0 adverts, which are harmless.
-				continue
+	for i := 0; i < len(acts); i++ {
+		switch a := acts[i].(type) {
+		case vrrp.ActionSendAdvert:
+			in.sendAdvert(a.Priority)
+		case vrrp.ActionStateChange:
+			if a.To == vrrp.StateMaster && in.opts.Gate != nil {
+				if err := in.opts.Gate.BecomeMaster(ctx); err != nil {
+					in.log.Warn("not taking over: gate refused", "err", err)
+					acts = append(acts[:i+1:i+1], in.m.Inhibit(GateReason, true, time.Now())...)
+					continue
+				}
 			}
+			in.changeState(ctx, a)
+		case vrrp.ActionLowerPriorityMaster:
+			in.log.Info("advert from a lower-priority router that thinks it is master: forcing new election",
+				"from", a.From, "priority", a.Priority)
+			in.announceOnce()
 		}
-		var next []vrrp.Action
-		for _, a := range acts {
-			switch a := a.(type) {
-			case vrrp.ActionSendAdvert:
-				in.sendAdvert(a.Priority)
-			case vrrp.ActionStateChange:
-				in.changeState(ctx, a)
-			case vrrp.ActionLowerPriorityMaster:
-				in.log.Info("advert from a lower-priority router that thinks it is master: forcing new election",
-					"from", a.From, "priority", a.Priority)
-				in.announceOnce()
-			}
-		}
-		acts = next
 	}
 	in.mu.Lock()
 	in.status = in.m.Status()
@@ -311,14 +312,6 @@ func (in *Instance) apply(ctx context.Context, acts []vrrp.Action) {
 // gate's owner lifts it with Inhibit(GateReason, false).
 const GateReason = "gate refused master"
 
-func entersMaster(acts []vrrp.Action) bool {
-	for _, a := range acts {
-		if c, ok := a.(vrrp.ActionStateChange); ok && c.To == vrrp.StateMaster {
-			return true
-		}
-	}
-	return false
-}
 
 func (in *Instance) sendAdvert(prio uint8) {
 	p := vrrp.Packet{
@@ -345,7 +338,8 @@ func (in *Instance) sendAdvert(prio uint8) {
 
 // changeState carries out a transition: VIPs, announcements, hooks, logs.
 func (in *Instance) changeState(ctx context.Context, c vrrp.ActionStateChange) {
-	if c.From == vrrp.StateMaster {
+	if c.From == vrrp.StateMaster && in.holding {
+		in.holding = false
 		in.stopAnnounce()
 		for _, v := range in.vips {
 			if err := netif.DelVIP(v); err != nil {
@@ -357,6 +351,7 @@ func (in *Instance) changeState(ctx context.Context, c vrrp.ActionStateChange) {
 		}
 	}
 	if c.To == vrrp.StateMaster {
+		in.holding = true
 		for _, v := range in.vips {
 			if err := netif.AddVIP(v); err != nil {
 				in.log.Error("could not add VIP", "vip", v, "err", err)

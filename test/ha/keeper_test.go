@@ -1,0 +1,411 @@
+package ha
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/milvus-io/milvus/client/v2/column"
+	"github.com/milvus-io/milvus/client/v2/entity"
+	"github.com/milvus-io/milvus/client/v2/index"
+	"github.com/milvus-io/milvus/client/v2/milvusclient"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/milvus-ha/milvus-ha/internal/netlab"
+)
+
+var binary string
+
+func TestMain(m *testing.M) { os.Exit(runMain(m)) }
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "milvus-ha-ha-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "milvus-ha")
+	// Built in the product's own module, not this test module.
+	build := exec.Command("go", "build", "-o", binary, "./cmd/milvus-ha")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building milvus-ha: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+const (
+	vip     = "198.18.0.100"
+	coll    = "ha"
+	dim     = 8
+	advert  = "100ms"
+	apiAddr = "127.0.0.1:9700"
+)
+
+// cluster is two keepers (a preferred, b) on one shared directory, and a
+// client host that talks to the VIP.
+type cluster struct {
+	t       *testing.T
+	lab     *netlab.Lab
+	a, b, c *netlab.Host
+	dir     string
+	procs   map[*netlab.Host]*netlab.Process
+}
+
+func newCluster(t *testing.T) *cluster {
+	lab := netlab.NewT(t, netlab.Options{StopGrace: 5 * time.Second})
+	cl := &cluster{
+		t: t, lab: lab,
+		a:     lab.AddHostT(t, "a", "198.18.0.1/24"),
+		b:     lab.AddHostT(t, "b", "198.18.0.2/24"),
+		c:     lab.AddHostT(t, "c", "198.18.0.3/24"),
+		dir:   t.TempDir(),
+		procs: map[*netlab.Host]*netlab.Process{},
+	}
+	if err := os.MkdirAll(filepath.Join(cl.dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+func (cl *cluster) config(h *netlab.Host, prio int) string {
+	path := filepath.Join(cl.dir, h.Name()+".yaml")
+	text := fmt.Sprintf(`node: %s
+interface: eth0
+vip: %s/24
+vrid: 51
+priority: %d
+advert_interval: %s
+preempt: true
+data_dir: %s
+service:
+  embedded: {listen: ":19530", health_listen: ":9091"}
+api: {listen: "%s"}
+`, h.Name(), vip, prio, advert, filepath.Join(cl.dir, "data"), apiAddr)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		cl.t.Fatal(err)
+	}
+	return path
+}
+
+func (cl *cluster) start(h *netlab.Host) {
+	t := cl.t
+	prio := 150
+	if h == cl.b {
+		prio = 100
+	}
+	conf := cl.config(h, prio)
+	logf, err := os.OpenFile(conf+".log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := h.Command(binary, "run", "--config", conf)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	p, err := h.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.procs[h] = p
+	t.Cleanup(func() {
+		_ = p.Stop()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(conf + ".log")
+			t.Logf("log of %s:\n%s", h.Name(), b)
+		}
+	})
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+type nodeStatus struct {
+	Node    string `json:"node"`
+	State   string `json:"state"`
+	Active  bool   `json:"active"`
+	Role    string `json:"role"`
+	Blocked string `json:"blocked"`
+}
+
+// status asks h's keeper for its status through the CLI, inside h.
+func (cl *cluster) status(h *netlab.Host) (nodeStatus, error) {
+	ctx, cancel := context.WithTimeout(cl.t.Context(), 3*time.Second)
+	defer cancel()
+	out, err := h.Run(ctx, binary, "status", "--api", apiAddr)
+	var st nodeStatus
+	if err != nil {
+		return st, fmt.Errorf("%v: %s", err, out)
+	}
+	return st, json.Unmarshal(out, &st)
+}
+
+func (cl *cluster) control(h *netlab.Host, verb string) {
+	ctx, cancel := context.WithTimeout(cl.t.Context(), 5*time.Second)
+	defer cancel()
+	if out, err := h.Run(ctx, binary, verb, "--api", apiAddr); err != nil {
+		cl.t.Fatalf("%s on %s: %v: %s", verb, h.Name(), err, out)
+	}
+}
+
+// waitActive waits until h is the active node and the VIP is on it.
+func (cl *cluster) waitActive(h *netlab.Host, within time.Duration) {
+	t := cl.t
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var last string
+	for time.Now().Before(deadline) {
+		st, err := cl.status(h)
+		if err == nil && st.Active && st.State == "MASTER" {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+			mac, err := cl.c.WhoHas(ctx, netipMust(vip))
+			cancel()
+			if err == nil && mac.String() == h.MAC().String() {
+				return
+			}
+		}
+		last = fmt.Sprintf("%+v %v", st, err)
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s not active within %v (last status: %s)", h.Name(), within, last)
+}
+
+// client connects to the VIP from the client host. The dialer creates its
+// sockets inside the client's namespace; reconnects back off briefly so the
+// client follows a failover quickly.
+func (cl *cluster) client() *milvusclient.Client {
+	t := cl.t
+	dial := func(ctx context.Context, addr string) (net.Conn, error) {
+		var conn net.Conn
+		err := cl.c.Do(func() error {
+			var err error
+			conn, err = (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
+			return err
+		})
+		return conn, err
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	c, err := milvusclient.New(ctx, &milvusclient.ClientConfig{
+		Address: vip + ":19530",
+		DialOptions: []grpc.DialOption{
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithContextDialer(dial),
+			grpc.WithConnectParams(grpc.ConnectParams{
+				Backoff:           backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1.5, MaxDelay: 200 * time.Millisecond},
+				MinConnectTimeout: time.Second,
+			}),
+		},
+	})
+	if err != nil {
+		t.Fatalf("connecting to the VIP: %v", err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// writer inserts rows with increasing keys through the VIP and remembers
+// every acknowledged key.
+type writer struct {
+	mu    sync.Mutex
+	acked []int64
+	fails int
+	next  int64
+}
+
+func (w *writer) run(ctx context.Context, c *milvusclient.Client) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for ctx.Err() == nil {
+		w.mu.Lock()
+		id := w.next
+		w.next++
+		w.mu.Unlock()
+		vec := make([]float32, dim)
+		for i := range vec {
+			vec[i] = r.Float32()
+		}
+		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := c.Insert(ictx, milvusclient.NewColumnBasedInsertOption(coll).
+			WithInt64Column("id", []int64{id}).
+			WithFloatVectorColumn("vec", dim, [][]float32{vec}))
+		cancel()
+		w.mu.Lock()
+		if err == nil {
+			w.acked = append(w.acked, id)
+		} else {
+			w.fails++
+		}
+		w.mu.Unlock()
+		if err != nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func (w *writer) snapshot() (acked []int64, fails int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]int64(nil), w.acked...), w.fails
+}
+
+// waitProgress waits until n more inserts are acknowledged.
+func (w *writer) waitProgress(t *testing.T, n int, within time.Duration) {
+	t.Helper()
+	a0, _ := w.snapshot()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if a, _ := w.snapshot(); len(a) >= len(a0)+n {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("writes did not resume within %v", within)
+}
+
+// checkAcked asserts every acknowledged key is readable through the VIP.
+func checkAcked(t *testing.T, c *milvusclient.Client, acked []int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	have := map[int64]bool{}
+	for from := 0; from < len(acked); from += 1000 {
+		ids := acked[from:min(from+1000, len(acked))]
+		var rs milvusclient.ResultSet
+		var err error
+		for try := 0; try < 50; try++ {
+			rs, err = c.Query(ctx, milvusclient.NewQueryOption(coll).WithIDs(column.NewColumnInt64("id", ids)).WithOutputFields("id"))
+			if err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("query acknowledged ids: %v", err)
+		}
+		col := rs.GetColumn("id")
+		for i := 0; i < col.Len(); i++ {
+			v, _ := col.GetAsInt64(i)
+			have[v] = true
+		}
+	}
+	lost := 0
+	for _, id := range acked {
+		if !have[id] {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d acknowledged writes lost", lost, len(acked))
+	}
+	t.Logf("all %d acknowledged writes present", len(acked))
+}
+
+// One pair, a writer through the VIP, and a sequence of faults: host loss,
+// failback, keeper kill -9, a planned switchover, pause/resume, and a cut
+// between the two hosts with storage reachable. After each: every
+// acknowledged write is present.
+func TestKeeperFailover(t *testing.T) {
+	cl := newCluster(t)
+	cl.start(cl.a)
+	cl.waitActive(cl.a, 20*time.Second)
+	cl.start(cl.b)
+	time.Sleep(time.Second) // b opens its warm standby
+
+	c := cl.client()
+	ctx := t.Context()
+	schema := entity.NewSchema().WithName(coll).
+		WithField(entity.NewField().WithName("id").WithDataType(entity.FieldTypeInt64).WithIsPrimaryKey(true)).
+		WithField(entity.NewField().WithName("vec").WithDataType(entity.FieldTypeFloatVector).WithDim(dim))
+	if err := c.CreateCollection(ctx, milvusclient.NewCreateCollectionOption(coll, schema)); err != nil {
+		t.Fatalf("create collection: %v", err)
+	}
+	it, err := c.CreateIndex(ctx, milvusclient.NewCreateIndexOption(coll, "vec", index.NewAutoIndex(entity.L2)))
+	if err != nil {
+		t.Fatalf("create index: %v", err)
+	}
+	if err := it.Await(ctx); err != nil {
+		t.Fatalf("index: %v", err)
+	}
+	lt, err := c.LoadCollection(ctx, milvusclient.NewLoadCollectionOption(coll))
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if err := lt.Await(ctx); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	w := &writer{}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.run(wctx, c) }()
+	defer func() { stop(); wg.Wait() }()
+	w.waitProgress(t, 20, 10*time.Second)
+
+	step := func(name string, fault func(), owner *netlab.Host) {
+		t.Logf("fault: %s", name)
+		fault()
+		cl.waitActive(owner, 20*time.Second)
+		w.waitProgress(t, 20, 20*time.Second)
+		acked, fails := w.snapshot()
+		t.Logf("after %s: %d acknowledged, %d failed attempts", name, len(acked), fails)
+		checkAcked(t, c, acked)
+	}
+
+	step("host loss of a", func() { must(t, cl.a.LinkDown()) }, cl.b)
+	step("a back (failback, preempt)", func() { must(t, cl.a.LinkUp()) }, cl.a)
+	step("keeper on a killed", func() { must(t, cl.procs[cl.a].Kill()) }, cl.b)
+	step("keeper on a restarted (failback)", func() { cl.start(cl.a) }, cl.a)
+	step("planned switchover a -> b", func() { cl.control(cl.a, "switchover") }, cl.b)
+	step("resume a (failback)", func() { cl.control(cl.a, "resume") }, cl.a)
+
+	// Cut between a and b only; storage stays reachable. b must not take
+	// over: a's heartbeat still moves on the shared storage.
+	t.Log("fault: network cut between a and b")
+	must(t, cl.lab.Cut(cl.a, cl.b))
+	time.Sleep(3 * time.Second)
+	sb, err := cl.status(cl.b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sb.Active {
+		t.Fatalf("b became active while a's heartbeat moves: %+v", sb)
+	}
+	sa, err := cl.status(cl.a)
+	if err != nil || !sa.Active {
+		t.Fatalf("a not active during the cut: %+v %v", sa, err)
+	}
+	t.Logf("b during the cut: state %s, blocked %q", sb.State, sb.Blocked)
+	w.waitProgress(t, 20, 10*time.Second)
+	must(t, cl.lab.Heal(cl.a, cl.b))
+
+	stop()
+	wg.Wait()
+	acked, fails := w.snapshot()
+	t.Logf("total: %d acknowledged, %d failed attempts", len(acked), fails)
+	checkAcked(t, c, acked)
+}
+
+func netipMust(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
