@@ -25,7 +25,7 @@ func (s *healthServer) CheckHealth(context.Context, *milvuspb.CheckHealthRequest
 	return s.resp, s.err
 }
 
-func startHealthServer(t *testing.T, hs *healthServer) string {
+func startHealthServer(t testing.TB, hs *healthServer) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

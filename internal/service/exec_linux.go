@@ -190,10 +190,9 @@ func (e *Exec) Start(ctx context.Context) error {
 	}
 }
 
+// waitReady waits until a child runs (it may be in backoff between two
+// runs) and, if configured, passes Ready.
 func (e *Exec) waitReady(ctx context.Context, s *supervision) error {
-	if e.cfg.Ready == nil {
-		return nil
-	}
 	interval := e.cfg.ReadyInterval
 	if interval == 0 {
 		interval = DefaultReadyInterval
@@ -207,6 +206,9 @@ func (e *Exec) waitReady(ctx context.Context, s *supervision) error {
 			return fmt.Errorf("%s: not ready: %s", e.Name(), st)
 		}
 		if running {
+			if e.cfg.Ready == nil {
+				return nil
+			}
 			if lastErr = e.cfg.Ready(ctx); lastErr == nil {
 				return nil
 			}

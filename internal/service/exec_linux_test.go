@@ -254,6 +254,13 @@ func TestExecStopDuringBackoff(t *testing.T) {
 	if st, _ := d.Status(ctx); st.State != StateStarting {
 		t.Fatalf("status in backoff = %v", st)
 	}
+	// Start during the backoff waits for the next run, it does not claim
+	// the service is up.
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := d.Start(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Start during backoff = %v", err)
+	}
 	if err := d.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}

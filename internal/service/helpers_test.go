@@ -91,7 +91,7 @@ func killIfAlive(t *testing.T, pid int) {
 	})
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
@@ -176,3 +176,5 @@ func scanPID(t *testing.T, sc *bufio.Scanner) int {
 	t.Fatalf("keeper helper ended without a pid: %v", sc.Err())
 	return 0
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
