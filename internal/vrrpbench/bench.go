@@ -145,8 +145,11 @@ type Result struct {
 	// AdvertLate is the same for the backup's first advert as master: the
 	// down timer's lateness; Late − AdvertLate is the VIP and GARP path.
 	AdvertLate []time.Duration
-	Failed     int    // repetitions without a sample (see the log)
-	Note       string // why there are no samples at all, if so
+	Failed     int // repetitions without a sample (see the log)
+	// Disturbed counts repetitions thrown away and repeated because the
+	// master had gone silent before its link went down (a stalled machine).
+	Disturbed int
+	Note      string // why there are no samples at all, if so
 }
 
 // P50 is the median sample; 0 without samples.
@@ -237,6 +240,10 @@ func (r *Report) Write(w io.Writer) error {
 	for _, res := range r.Results {
 		if res.Failed > 0 || res.Note != "" {
 			fmt.Fprintf(&b, "%v %s: %d of %d repetitions without a sample %s\n", res.Setting, res.Daemon, res.Failed, r.Reps, res.Note)
+		}
+		if res.Disturbed > 0 {
+			fmt.Fprintf(&b, "%v %s: %d repetitions repeated: the master was silent before its link went down (machine stall)\n",
+				res.Setting, res.Daemon, res.Disturbed)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -18,6 +18,14 @@
 // Skew_Time (256−100)/256 s for v2 and (256−100)/256·advert for v3. As the
 // last advert arrived anywhere within one interval before the loss, a
 // sample falls in [MDI − advert, MDI] plus the time to add the VIP.
+// Because that phase dominates the spread, the client also timestamps the
+// VRRP adverts passing by, and each sample reports the part that belongs
+// to the daemon alone: "late" = first claim − (master's last advert + MDI),
+// split into the down timer's lateness (the backup's first advert as
+// master) and the VIP + gratuitous ARP path after it. A repetition in
+// which the master had already been silent for more than 1.5 adverts when
+// its link went down (the machine stalled it) is thrown away, counted as
+// disturbed and repeated.
 //
 // Needs root (network namespaces). The milvus-ha binary under test is
 // Options.Binary (the running executable for the CLI); keepalived is looked

@@ -88,22 +88,32 @@ func measure(ctx context.Context, o *Options, s Setting, daemons []Daemon, rep *
 		}
 		rigs[i] = r
 	}
-	for n := range o.Reps {
+	// A repetition whose master was already silent before its link went
+	// down (the machine stalled it) measures the stall, not the failover:
+	// it is counted as disturbed and repeated, at most Reps times.
+	for {
+		active := false
 		for i, r := range rigs {
-			if r == nil {
+			res := &rep.Results[first+i]
+			if r == nil || len(res.Samples)+res.Failed >= o.Reps || res.Disturbed >= o.Reps {
 				continue
 			}
-			res := &rep.Results[first+i]
+			active = true
+			n := len(res.Samples) + res.Failed + 1
 			sm, g, err := r.failover(ctx)
 			*gaps = append(*gaps, g...)
-			if err != nil {
+			switch {
+			case errors.Is(err, errDisturbed):
+				res.Disturbed++
+				o.Logger.Warn("repetition disturbed, repeating it", "setting", s.String(), "daemon", r.daemon, "rep", n, "err", err)
+			case err != nil:
 				res.Failed++
-				o.Logger.Error("failover not measured", "setting", s.String(), "daemon", r.daemon, "rep", n+1, "err", err)
-			} else {
+				o.Logger.Error("failover not measured", "setting", s.String(), "daemon", r.daemon, "rep", n, "err", err)
+			default:
 				res.Samples = append(res.Samples, sm.took)
 				res.Late = append(res.Late, sm.late)
 				res.AdvertLate = append(res.AdvertLate, sm.advertLate)
-				o.Logger.Info("failover", "setting", s.String(), "daemon", r.daemon, "rep", n+1,
+				o.Logger.Info("failover", "setting", s.String(), "daemon", r.daemon, "rep", n,
 					"took", round(sm.took), "late", round(sm.late), "advert_late", round(sm.advertLate),
 					"first_claim_gratuitous", sm.garp)
 			}
@@ -111,7 +121,7 @@ func measure(ctx context.Context, o *Options, s Setting, daemons []Daemon, rep *
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				res.Failed += o.Reps - n - 1
+				res.Failed = o.Reps - len(res.Samples)
 				res.Note = "(pair broken: " + err.Error() + "; logs in " + r.dir + ")"
 				o.Logger.Error("pair did not recover", "setting", s.String(), "daemon", r.daemon, "err", err, "logs", r.dir)
 				r.keep = true
@@ -119,9 +129,15 @@ func measure(ctx context.Context, o *Options, s Setting, daemons []Daemon, rep *
 				rigs[i] = nil
 			}
 		}
+		if !active {
+			return ctx.Err()
+		}
 	}
-	return ctx.Err()
 }
+
+// errDisturbed marks a repetition in which the master had stopped sending
+// adverts before its link went down.
+var errDisturbed = errors.New("master silent before the host loss")
 
 // vip is the address the pair shares; each rig has its own lab.
 var vip = netip.MustParseAddr("198.18.0.100")
@@ -258,6 +274,9 @@ func (r *rig) failover(ctx context.Context) (sample, []time.Duration, error) {
 	last, ok := r.probe.lastAdvert(r.a.MAC())
 	if !ok {
 		return sample{}, gaps, errors.New("the client never saw an advert from the master")
+	}
+	if silent := t0.Sub(last); silent > r.set.Advert*3/2+2*time.Millisecond {
+		return sample{}, gaps, fmt.Errorf("%w: last advert %v before", errDisturbed, round(silent))
 	}
 	sm := sample{took: c.at.Sub(t0), late: c.at.Sub(last) - r.set.MasterDown(), garp: c.garp}
 	// The backup's first advert as master goes out just before its VIP
