@@ -53,5 +53,6 @@ func newRoot() *cobra.Command {
 		newDemoCmd(),
 	// Subcommands are listed here, one line each.
 	)
+	root.AddCommand(newControlCmds()...)
 	return root
 }

@@ -18,20 +18,20 @@ import (
 
 // Status is what GET /status returns.
 type Status struct {
-	Node        string              `json:"node"`
-	State       string              `json:"state"` // VRRP state
-	Active      bool                `json:"active"`
-	Role        string              `json:"role"` // store role: primary, standby, fenced, ...
-	Priority    uint8               `json:"priority"`
-	Paused      bool                `json:"paused"`
-	Blocked     string              `json:"blocked,omitempty"`
-	VIP         string              `json:"vip"`
-	Master      string              `json:"master,omitempty"`
-	MasterPrio  uint8               `json:"master_priority,omitempty"`
-	Faults      []string            `json:"faults,omitempty"`
-	LeaseMillis int64               `json:"lease_timeout_ms"`
+	Node        string               `json:"node"`
+	State       string               `json:"state"` // VRRP state
+	Active      bool                 `json:"active"`
+	Role        string               `json:"role"` // store role: primary, standby, fenced, ...
+	Priority    uint8                `json:"priority"`
+	Paused      bool                 `json:"paused"`
+	Blocked     string               `json:"blocked,omitempty"`
+	VIP         string               `json:"vip"`
+	Master      string               `json:"master,omitempty"`
+	MasterPrio  uint8                `json:"master_priority,omitempty"`
+	Faults      []string             `json:"faults,omitempty"`
+	LeaseMillis int64                `json:"lease_timeout_ms"`
 	Transitions []speaker.Transition `json:"transitions"`
-	Events      []Event             `json:"events"`
+	Events      []Event              `json:"events"`
 }
 
 func (k *Keeper) isActive() bool {

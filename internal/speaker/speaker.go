@@ -72,7 +72,7 @@ type Instance struct {
 	// holding: the VIPs were added (MASTER entered past the gate), so
 	// leaving MASTER must remove them and tell the gate.
 	holding bool
-	rejects     rejectLog
+	rejects rejectLog
 }
 
 // historyLen bounds the transitions kept for Status.
@@ -311,7 +311,6 @@ func (in *Instance) apply(ctx context.Context, acts []vrrp.Action) {
 // GateReason is the inhibit reason used when the gate refuses MASTER; the
 // gate's owner lifts it with Inhibit(GateReason, false).
 const GateReason = "gate refused master"
-
 
 func (in *Instance) sendAdvert(prio uint8) {
 	p := vrrp.Packet{
