@@ -152,7 +152,8 @@ func Open(dir, nodeID string, t Timing, opts ...Option) (*Guard, error) {
 }
 
 // Close stops the lease timer and closes the files. It does not release the
-// lease (a crash does not either); call Release for a clean handover.
+// lease (a crash does not either); call Release for a clean handover. Cancel
+// the Heartbeat context first.
 func (g *Guard) Close() error {
 	g.mu.Lock()
 	if g.timer != nil {

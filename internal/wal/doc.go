@@ -53,6 +53,11 @@
 // them (cursor.advance: sealed epochs are read up to the seal, later
 // segments of a sealed epoch are skipped).
 //
+// An epoch that nobody sealed although a later epoch exists is ignored
+// whole (loadView): its segment 0 was published after the later owner listed
+// the log, so its writer's post-publish fencing check already failed and it
+// acknowledged nothing.
+//
 // Corruption is never silent loss. Inside a sealed region every record must
 // verify, or reading fails with *CorruptError ("corrupt WAL at file:offset").
 // At seal time the incomplete tail after the last whole batch (torn write,
