@@ -156,7 +156,9 @@ func (d *demo) run(ctx context.Context, res *Result) (err error) {
 			return err
 		}
 	}
-	d.say(time.Now(), "started milvus-ha on a (priority %d) and b (priority %d)", d.a.priority, d.b.priority)
+	now := time.Now()
+	d.tl.Mark(now, "milvus-ha started on a and b")
+	d.say(now, "started milvus-ha on a (priority %d) and b (priority %d)", d.a.priority, d.b.priority)
 	tgt := Target{Client: d.client, VIP: vip.Addr(), Nodes: []*netlab.Host{d.a.host, d.b.host}}
 	if err := d.opts.Workload.Start(ctx, tgt, d.tl.Record); err != nil {
 		return err
@@ -330,7 +332,7 @@ func (d *demo) step(ctx context.Context, st step) (r StepResult) {
 		return r
 	}
 	samples, _, _ = d.tl.Snapshot()
-	if r.Err = d.checkStable(samples, r); r.Err == nil {
+	if r.Err = d.checkStable(samples, r, s.At); r.Err == nil {
 		d.noteStaleVIP(ctx, st.want)
 	}
 	return r
@@ -357,11 +359,12 @@ func (d *demo) noteStaleVIP(ctx context.Context, owner *node) {
 	}
 }
 
-// checkStable fails a step if, after the new owner answered, another node
-// answered again (a flapping VIP).
-func (d *demo) checkStable(samples []Sample, r StepResult) error {
+// checkStable fails a step if a request sent after the new owner's first
+// answered one (sent at first) was answered by another node: a flapping
+// VIP.
+func (d *demo) checkStable(samples []Sample, r StepResult, first time.Time) error {
 	for _, s := range samples {
-		if s.OK && s.Done().After(r.Answered) && s.ServedBy != r.Owner {
+		if s.OK && s.At.After(first) && s.ServedBy != r.Owner {
 			return fmt.Errorf("demo: after %s: %s answered at t=%+.2fs, after %s had taken over",
 				r.Action, s.ServedBy, s.Done().Sub(d.tl.Start).Seconds(), r.Owner)
 		}
@@ -417,7 +420,7 @@ func (d *demo) report(res *Result) {
 		d.printf("client workload: %s\n", res.Workload)
 		return
 	}
-	d.printf("\n%-20s %-31s %-5s %9s %9s %6s %10s  %s\n", "fault", "action", "owner", "takeover", "outage", "failed", "slowest", "result")
+	d.printf("\n%-20s %-32s %-5s %9s %9s %6s %10s  %s\n", "fault", "action", "owner", "takeover", "outage", "failed", "slowest", "result")
 	for _, r := range res.Steps {
 		owner, takeover, result := r.Owner, "-", "ok"
 		if owner == "" {
@@ -431,7 +434,7 @@ func (d *demo) report(res *Result) {
 		case r.Err != nil:
 			result = "FAILED"
 		}
-		d.printf("%-20s %-31s %-5s %9s %6.0f ms %6d %7.1f ms  %s\n", r.Fault, r.Action, owner, takeover, ms(r.Outage), r.Failed, ms(r.Slowest), result)
+		d.printf("%-20s %-32s %-5s %9s %6.0f ms %6d %7.1f ms  %s\n", r.Fault, r.Action, owner, takeover, ms(r.Outage), r.Failed, ms(r.Slowest), result)
 	}
 	d.printf("takeover: from the fault to the first answer from the new owner; outage: time requests failed (probe timeout %v)\n", d.opts.Workload.RequestTimeout())
 	d.printf("client workload: %s\n", res.Workload)
@@ -479,7 +482,11 @@ func describe(im Impact) string {
 	if im.Failed == 0 {
 		return fmt.Sprintf("no request failed; slowest answer %.1f ms", ms(im.Slowest))
 	}
-	return fmt.Sprintf("outage %.0f ms: %d requests failed", ms(im.Outage), im.Failed)
+	plural := "s"
+	if im.Failed == 1 {
+		plural = ""
+	}
+	return fmt.Sprintf("outage %.0f ms: %d request%s failed", ms(im.Outage), im.Failed, plural)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
