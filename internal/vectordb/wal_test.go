@@ -114,3 +114,20 @@ func TestWarmStandbyOnDisk(t *testing.T) {
 }
 
 var errPeerAlive = guard.ErrPeerAlive
+
+func TestStandbyOnEmptyDirectory(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	sb := openDisk(t, dir, "b", Standby)
+	if got := sb.ListCollections(); len(got) != 0 {
+		t.Fatalf("collections in an empty directory: %v", got)
+	}
+	if err := sb.Promote(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, sb, testSchema("c"), IndexParams{})
+	info, err := sb.DescribeIndex("c", "")
+	if err != nil || info[0].Params.Type != IndexAuto || info[0].Params.Metric != MetricCosine || info[0].Params.M != DefaultM {
+		t.Fatalf("AUTOINDEX defaults: %+v, %v", info, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -57,6 +58,12 @@ func openWAL(ctx context.Context, dir string, o Options, lg *slog.Logger) (*walB
 		return nil, err
 	}
 	b := &walBackend{dir: dir, node: o.NodeID, log: lg, g: g}
+	// A standby may start before any primary ever wrote: the tailer needs
+	// the (empty) log directory to exist.
+	if err := os.MkdirAll(filepath.Join(dir, walDir), 0o755); err != nil {
+		g.Close()
+		return nil, err
+	}
 	if o.Mode == Primary {
 		if err := b.becomePrimary(ctx, nil); err != nil {
 			g.Close()
