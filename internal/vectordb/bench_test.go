@@ -3,9 +3,11 @@ package vectordb
 import (
 	"context"
 	"io"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // BenchmarkDurableInsert measures acknowledged (fdatasync'ed) 128-d inserts
@@ -37,5 +39,53 @@ func TestRunBenchSmall(t *testing.T) {
 	_, err := RunBench(context.Background(), BenchOptions{Dir: t.TempDir(), InsertVectors: 20_000, RecoveryRows: rows}, out)
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkSearchFLAT measures store-level FLAT search (100k × 128) one
+// query at a time and 16 per call: the API overhead on top of the index.
+func BenchmarkSearchFLAT(b *testing.B) {
+	ctx := context.Background()
+	db, err := Open(ctx, b.TempDir(), Options{NodeID: "b", Timing: benchTiming, Logger: discardLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.CreateCollection(ctx, benchSchema("s", 128)); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.CreateIndex(ctx, "s", "vec", IndexParams{Type: IndexFLAT, Metric: MetricL2}); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Load(ctx, "s"); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	for range 100 {
+		if _, err := db.Insert(ctx, "s", benchBatch(rng, 1000, 128)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for {
+		ix, _ := db.DescribeIndex("s", "")
+		if ix[0].IndexedRows == 100_000 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, nq := range []int{1, 16} {
+		qs := benchBatch(rng, nq, 128).Columns[0].Vectors
+		req := SearchRequest{TopK: 10}
+		for i := range nq {
+			req.Vectors = append(req.Vectors, qs[i*128:(i+1)*128])
+		}
+		b.Run("nq="+strconv.Itoa(nq), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := db.Search(ctx, "s", req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*nq)/b.Elapsed().Seconds(), "queries/s")
+		})
 	}
 }

@@ -161,36 +161,49 @@ func (v *vindex) tombstoned(r uint32) {
 	}
 }
 
-// search returns the k best live, allowed rows (caller holds c.mu.RLock).
-func (v *vindex) search(c *collection, fs *fieldStore, q []float32, k, ef int, allow *bitset) ([]hit, error) {
+// search returns, per query, the k best live, allowed rows (caller holds
+// c.mu.RLock). Several queries share one ANN call, which lets FLAT scan
+// the data once for all of them.
+func (v *vindex) search(c *collection, fs *fieldStore, qs [][]float32, k, ef int, allow *bitset) ([][]hit, error) {
 	idx := v.indexed.Load()
-	exact := exactSearch(c, fs, v.params.Metric, q, k, allow, idx, uint32(c.rows))
-	if idx == 0 {
-		return exact, nil
+	out := make([][]hit, len(qs))
+	for i, q := range qs {
+		out[i] = exactSearch(c, fs, v.params.Metric, q, k, allow, idx, uint32(c.rows))
 	}
+	if idx == 0 {
+		return out, nil
+	}
+	p := index.SearchParams{K: k, Ef: ef}
 	// The ANN part may only return rows below idx: rows the builder adds
 	// meanwhile may be deleted rows it has not yet tombstoned, and they are
-	// covered by the exact part anyway.
-	p := index.SearchParams{K: k, Ef: ef, Filter: annFilter(c, allow, idx)}
-	res, err := v.ann.Search(q, p)
+	// covered by the exact part anyway. With every row indexed and no
+	// filter, nothing can be added during the search (appends wait for our
+	// lock), and the index's own tombstones equal ours.
+	if allow != nil || idx < uint32(c.rows) {
+		p.Filter = annFilter(c, allow, idx)
+	}
+	res, err := v.ann.SearchBatch(qs, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
-	hits := exact
-	for _, r := range res {
-		hits = append(hits, hit{row: r.ID, score: r.Score})
-	}
 	m := v.params.Metric
-	slices.SortFunc(hits, func(a, b hit) int {
-		switch {
-		case better(m, a.score, b.score):
-			return -1
-		case better(m, b.score, a.score):
-			return 1
+	for i, rs := range res {
+		hits := out[i]
+		for _, r := range rs {
+			hits = append(hits, hit{row: r.ID, score: r.Score})
 		}
-		return int(a.row) - int(b.row)
-	})
-	return hits[:min(k, len(hits))], nil
+		slices.SortFunc(hits, func(a, b hit) int {
+			switch {
+			case better(m, a.score, b.score):
+				return -1
+			case better(m, b.score, a.score):
+				return 1
+			}
+			return int(a.row) - int(b.row)
+		})
+		out[i] = hits[:min(k, len(hits))]
+	}
+	return out, nil
 }
 
 func (c *collection) applyCreateIndex(field string, p IndexParams, log *slog.Logger) error {

@@ -77,12 +77,12 @@ func (db *DB) Search(ctx context.Context, coll string, req SearchRequest) ([]Sea
 	}
 	k := req.TopK + req.Offset
 	ef := max(req.Ef, DefaultEf, k)
+	all, err := ix.search(c, fs, req.Vectors, k, ef, allow)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]SearchResult, len(req.Vectors))
-	for i, q := range req.Vectors {
-		hits, err := ix.search(c, fs, q, k, ef, allow)
-		if err != nil {
-			return nil, err
-		}
+	for i, hits := range all {
 		hits = window(hits, req.Offset, req.TopK)
 		rows := make([]uint32, len(hits))
 		res := SearchResult{Scores: make([]float32, len(hits))}
