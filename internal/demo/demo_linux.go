@@ -101,6 +101,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.StepTimeout == 0 {
 		opts.StepTimeout = 15 * time.Second
 	}
+	if opts.SVG != "" { // fail now rather than after the whole scenario
+		f, err := os.CreateTemp(filepath.Dir(opts.SVG), ".milvus-ha-demo-*")
+		if err != nil {
+			return nil, fmt.Errorf("demo: cannot write the timeline plot %s: %w", opts.SVG, err)
+		}
+		f.Close()
+		os.Remove(f.Name())
+	}
 	d := &demo{opts: opts, tl: NewTimeline(time.Now()), settle: 1500 * time.Millisecond}
 	if opts.Quick {
 		d.settle = 700 * time.Millisecond

@@ -164,7 +164,7 @@ func WriteSVG(w io.Writer, p Plot) error {
 	for _, m := range p.Marks {
 		xx := x(m.At)
 		fmt.Fprintf(bw, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#333" stroke-dasharray="4,3"/>`+"\n", xx, latTop-4, xx, bottom)
-		fmt.Fprintf(bw, `<text x="%.1f" y="%d" transform="rotate(90 %.1f %d)" font-size="11" fill="#333">%s</text>`+"\n", xx+4, latTop+4, xx+4, latTop+4, html.EscapeString(m.Label))
+		fmt.Fprintf(bw, `<text x="%.1f" y="%d" transform="rotate(90 %.1f %d)" font-size="11" fill="#333" stroke="white" stroke-width="3" paint-order="stroke">%s</text>`+"\n", xx+4, latTop+4, xx+4, latTop+4, html.EscapeString(m.Label))
 	}
 
 	// Legend.
