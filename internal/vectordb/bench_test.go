@@ -25,18 +25,24 @@ func BenchmarkDurableInsert(b *testing.B) {
 	}
 }
 
-// TestRunBenchSmall runs the whole store benchmark on a small size, so the
-// bench command's path is exercised in CI; VECTORDB_BENCH_ROWS scales it.
+// TestRunBenchSmall runs the whole store benchmark on a small size with a
+// FLAT index, so the bench command's path is exercised in CI.
+// VECTORDB_BENCH_ROWS and VECTORDB_BENCH_INDEX (e.g. 1000000, HNSW) turn it
+// into the real measurement.
 func TestRunBenchSmall(t *testing.T) {
 	rows := 20_000
 	if s := os.Getenv("VECTORDB_BENCH_ROWS"); s != "" {
 		rows, _ = strconv.Atoi(s)
 	}
+	ix := IndexFLAT
+	if s := os.Getenv("VECTORDB_BENCH_INDEX"); s != "" {
+		ix = IndexType(s)
+	}
 	out := io.Discard
 	if testing.Verbose() {
 		out = os.Stdout
 	}
-	_, err := RunBench(context.Background(), BenchOptions{Dir: t.TempDir(), InsertVectors: 20_000, RecoveryRows: rows}, out)
+	_, err := RunBench(context.Background(), BenchOptions{Dir: t.TempDir(), InsertVectors: 20_000, RecoveryRows: rows, RecoveryIndex: ix}, out)
 	if err != nil {
 		t.Fatal(err)
 	}

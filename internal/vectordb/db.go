@@ -44,6 +44,7 @@ type DB struct {
 	closed   atomic.Bool
 
 	promoteMu sync.Mutex
+	enqMu     sync.RWMutex
 
 	applied atomic.Uint64 // LSN of the last applied record
 
@@ -124,6 +125,8 @@ func (db *DB) Close() error {
 		return nil
 	}
 	close(db.done)
+	db.enqMu.Lock() // no enqueue in flight from here on
+	db.enqMu.Unlock()
 	db.stop()
 	db.loop.Wait()
 	db.bg.Wait()
@@ -174,15 +177,32 @@ func (db *DB) submit(ctx context.Context, rec *record) (*pending, error) {
 	if len(p.buf) > maxRecordBytes {
 		return nil, fmt.Errorf("%w: request encodes to %d bytes, limit %d; split it", ErrInvalidArgument, len(p.buf), maxRecordBytes)
 	}
-	select {
-	case db.commits <- p:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := db.enqueue(ctx, p); err != nil {
+		return nil, err
 	}
 	// Once queued the outcome is decided by the committer; waiting for it
 	// even if ctx ends keeps "error returned" meaning "not applied".
 	<-p.done
 	return p, p.err
+}
+
+// enqueue hands p to the committer. Close waits for enqueue calls in
+// flight (enqMu) before it fails whatever is left in the queue, so no
+// pending is ever stranded.
+func (db *DB) enqueue(ctx context.Context, p *pending) error {
+	db.enqMu.RLock()
+	defer db.enqMu.RUnlock()
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	select {
+	case db.commits <- p:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.done:
+		return ErrClosed
+	}
 }
 
 // commitLoop is the single committer: it takes every queued record, makes
@@ -228,7 +248,7 @@ func (db *DB) commitLoop(ctx context.Context) {
 			db.sinceCkpt += int64(len(p.buf))
 		}
 		if len(recs) > 0 {
-			db.commitGroup(ctx, recs, bufs)
+			db.commitGroup(recs, bufs)
 		}
 		limit := db.opts.CheckpointBytes
 		if limit == 0 {
@@ -240,7 +260,7 @@ func (db *DB) commitLoop(ctx context.Context) {
 		if next != nil {
 			// Too big to join the group: it leads the next one.
 			group, bufs = group[:0], bufs[:0]
-			db.commitGroup(ctx, []*pending{next}, [][]byte{next.buf})
+			db.commitGroup([]*pending{next}, [][]byte{next.buf})
 		}
 	}
 }
@@ -282,7 +302,7 @@ func (db *DB) startCheckpoint(waiters []*pending) {
 	}()
 }
 
-func (db *DB) commitGroup(ctx context.Context, group []*pending, bufs [][]byte) {
+func (db *DB) commitGroup(group []*pending, bufs [][]byte) {
 	if err := db.writable(); err != nil {
 		for _, p := range group {
 			p.err = err
@@ -290,7 +310,9 @@ func (db *DB) commitGroup(ctx context.Context, group []*pending, bufs [][]byte) 
 		}
 		return
 	}
-	lsn, err := db.wal.Append(ctx, encodeGroup(bufs))
+	// Once the group is handed to the log its outcome must be awaited
+	// (not abandoned on Close): hence no cancellable context.
+	lsn, err := db.wal.Append(context.Background(), encodeGroup(bufs))
 	if err != nil {
 		if errors.Is(err, ErrFenced) {
 			db.fail(RoleFenced, err)

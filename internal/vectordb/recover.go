@@ -97,10 +97,8 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 		return err
 	}
 	p := &pending{ckpt: true, done: make(chan struct{})}
-	select {
-	case db.commits <- p:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := db.enqueue(ctx, p); err != nil {
+		return err
 	}
 	<-p.done
 	return p.err
