@@ -217,15 +217,6 @@ func (d *demo) build(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("demo: building the lab: %w", err)
 		}
-		// A new namespace may inherit IP forwarding from the machine (any
-		// Docker host): a node that just lost the VIP would then route
-		// the client's packets to the new owner instead of dropping them,
-		// hiding part of the outage. Servers are not routers.
-		if err := host.Do(func() error {
-			return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("0"), 0)
-		}); err != nil {
-			return fmt.Errorf("demo: %s: turning IP forwarding off: %w", h.name, err)
-		}
 		hosts[h.name] = host
 	}
 	d.client = hosts["client"]

@@ -196,6 +196,11 @@ func (h *Host) build(ctx context.Context) error {
 			"net/ipv6/conf/default/dad_transmits":        "0",
 		}
 	}
+	// A new namespace may inherit IP forwarding from the machine (any Docker
+	// host has it on): a node that just lost a VIP would then route clients'
+	// packets to the new owner instead of dropping them, hiding part of an
+	// outage. Lab hosts are servers, not routers.
+	sys["net/ipv4/ip_forward"] = "0"
 	if err := setSysctls(h.ns, sys); err != nil {
 		return err
 	}
