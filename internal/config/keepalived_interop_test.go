@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -122,6 +121,6 @@ func TestKeepalivedAgrees(t *testing.T) {
 		})
 	}
 	if len(sameLine) == 0 {
-		t.Fatal(fmt.Sprint("no cases"))
+		t.Fatal("no cases")
 	}
 }

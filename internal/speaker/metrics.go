@@ -1,6 +1,7 @@
 package speaker
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/netip"
@@ -104,7 +105,7 @@ func (r *rejectLog) note(err error, src netip.Addr) {
 	if reason == vrrp.ReasonVRIDMismatch {
 		level = slog.LevelDebug // another virtual router on the segment: normal
 	}
-	r.log.Log(nil, level, "VRRP packet rejected", "reason", string(reason), "from", src,
+	r.log.Log(context.Background(), level, "VRRP packet rejected", "reason", string(reason), "from", src,
 		"err", err, "suppressed_since_last", r.suppressed[reason])
 	delete(r.suppressed, reason)
 }
