@@ -121,14 +121,17 @@ func (c *Config) Describe() string {
 		case ServiceEmbedded:
 			p(1, "service    embedded, listen %s, health %s", s.Listen, s.HealthListen)
 		case ServiceDocker:
-			p(1, "service    docker container %s", s.Container)
+			p(1, "service    docker container %s%s", s.Container, addressText(s.Address))
 		case ServiceExec:
-			p(1, "service    exec %q, restart %s", s.Command, s.Restart)
+			p(1, "service    exec %q, restart %s%s", s.Command, s.Restart, addressText(s.Address))
 		case ServiceSystemd:
-			p(1, "service    systemd unit %s", s.Unit)
+			p(1, "service    systemd unit %s%s", s.Unit, addressText(s.Address))
 		}
 		for _, ch := range k.Checks {
-			p(1, "check      %s: %s %s every %s, timeout %s, fall %d, rise %d, %s", ch.Name, ch.Kind, ch.Target, ch.Interval, ch.Timeout, ch.Fall, ch.Rise, weightText(ch.Weight, false))
+			p(1, "check      %s: %s %s every %s, timeout %s, fall %d, rise %d, %s, scope %s", ch.Name, ch.Kind, ch.Target, ch.Interval, ch.Timeout, ch.Fall, ch.Rise, weightText(ch.Weight, false), ch.Scope)
+		}
+		if k.Watchdog != "" {
+			p(1, "watchdog   %s (petted while active)", k.Watchdog)
 		}
 		token := "no token"
 		if k.API.Token != "" {
@@ -137,6 +140,13 @@ func (c *Config) Describe() string {
 		p(1, "api        %s (%s)", k.API.Listen, token)
 	}
 	return b.String()
+}
+
+func addressText(addr string) string {
+	if addr == "" {
+		return ", no address (only the driver's state is checked)"
+	}
+	return ", Milvus gRPC at " + addr
 }
 
 func yesNo(b bool) string {

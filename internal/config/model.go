@@ -224,6 +224,10 @@ type Keeper struct {
 	Checks  []Check
 	API     API
 	Timing  Timing
+	// Watchdog is a watchdog device (e.g. /dev/watchdog) the keeper opens
+	// and pets while it serves, so that a hung keeper resets its host
+	// rather than leave a writer behind; "" means none.
+	Watchdog string
 
 	path string
 	pos  map[string]Pos // line of each top-level key, for Validate messages
@@ -262,6 +266,11 @@ type Service struct {
 	Restart string // always | on-failure | never
 	// systemd
 	Unit string
+	// Address is the Milvus gRPC address (host:port) of an external
+	// service: Start waits until it answers CheckHealth, and the keeper's
+	// own service check calls it. "" means the keeper only watches the
+	// driver's state.
+	Address string
 }
 
 // CheckKind names a health check type.
@@ -290,8 +299,23 @@ type Check struct {
 	Rise     int
 	// Weight 0 means failure puts the node in FAULT (resign at once).
 	Weight int
-	Pos    Pos
+	// Scope says where the check applies: ScopeNode checks run on both
+	// nodes (a failing one keeps a backup from taking over), ScopeService
+	// checks probe the protected service and run only on the active node.
+	Scope CheckScope
+	Pos   Pos
 }
+
+// CheckScope says where a check applies.
+type CheckScope string
+
+// Check scopes. The default is ScopeService for grpc and docker checks
+// (they probe the protected service, which only runs on the active node)
+// and ScopeNode for the others.
+const (
+	ScopeNode    CheckScope = "node"
+	ScopeService CheckScope = "service"
+)
 
 // API is the status/control HTTP API.
 type API struct {

@@ -288,6 +288,26 @@ func (c *Config) validateKeeper(d *diag) {
 		if ch.Weight < -253 || ch.Weight > 253 {
 			d.errorf(ch.Pos, "check %s: weight %d out of range -253..253", ch.Name, ch.Weight)
 		}
+		switch ch.Scope {
+		case ScopeNode:
+		case ScopeService:
+			if ch.Weight != 0 {
+				// A weight moves the priority on both nodes; a service
+				// check runs only on the active one, so the two
+				// priorities would be computed from different checks.
+				d.errorf(ch.Pos, "check %s: scope service needs weight 0 (it runs only on the active node)", ch.Name)
+			}
+		default:
+			d.errorf(ch.Pos, "check %s: scope '%s' must be node or service", ch.Name, ch.Scope)
+		}
+	}
+	if s.Address != "" {
+		if _, _, err := net.SplitHostPort(s.Address); err != nil {
+			d.errorf(at("service"), "service address '%s' is not host:port", s.Address)
+		}
+	}
+	if k.Watchdog != "" && !strings.HasPrefix(k.Watchdog, "/") {
+		d.errorf(at("watchdog"), "watchdog %s must be an absolute path (e.g. /dev/watchdog)", k.Watchdog)
 	}
 	if k.API.Listen != "" && k.API.Token == "" && !loopbackListen(k.API.Listen) {
 		d.errorf(at("api"), "api.listen %s is not a loopback address: set api.token (state-changing calls need it)", k.API.Listen)

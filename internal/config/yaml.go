@@ -44,12 +44,15 @@ const (
 //	data_dir: /mnt/shared/milvus   # required, absolute
 //	service: {embedded: {listen: ":19530", health_listen: ":9091"}}
 //	  # or docker: {container: X} | exec: {command: [...], restart: on-failure}
-//	  # | systemd: {unit: X}
+//	  # | systemd: {unit: X}; docker, exec and systemd also take
+//	  # address: host:port (the service's Milvus gRPC address)
 //	checks:                        # optional extra checks
 //	  - {name: n, script|tcp|http|grpc|docker: TARGET,
-//	     interval: 1s, timeout: 1s, fall: 1, rise: 1, weight: 0}
+//	     interval: 1s, timeout: 1s, fall: 1, rise: 1, weight: 0,
+//	     scope: node|service}      # default service for grpc, docker
 //	api: {listen: "127.0.0.1:9700", token: ""}
 //	timing: normal                 # fast | normal | safe
+//	watchdog: /dev/watchdog        # optional, petted while active
 //	notify_master|notify_backup|notify_fault|notify_stop|notify: "cmd args"
 //
 // Unknown keys are errors with file:line.
@@ -330,6 +333,7 @@ func (w *ywalker) top(doc *yaml.Node) *Config {
 				"token":  func(kn, v *yaml.Node) { w.str(kn, v, &k.API.Token) },
 			})
 		},
+		"watchdog": func(kn, v *yaml.Node) { at("watchdog", w.pos(kn)); w.str(kn, v, &k.Watchdog) },
 		"timing": func(kn, v *yaml.Node) {
 			at("timing", w.pos(kn))
 			var s string
@@ -426,6 +430,7 @@ func (w *ywalker) service(v *yaml.Node, s *Service) {
 			kind(kn, ServiceDocker)
 			w.mapping(v, "service.docker", map[string]func(k, v *yaml.Node){
 				"container": func(kn, v *yaml.Node) { w.str(kn, v, &s.Container) },
+				"address":   func(kn, v *yaml.Node) { w.str(kn, v, &s.Address) },
 			})
 		},
 		"exec": func(kn, v *yaml.Node) {
@@ -440,12 +445,14 @@ func (w *ywalker) service(v *yaml.Node, s *Service) {
 					})
 				},
 				"restart": func(kn, v *yaml.Node) { w.str(kn, v, &s.Restart) },
+				"address": func(kn, v *yaml.Node) { w.str(kn, v, &s.Address) },
 			})
 		},
 		"systemd": func(kn, v *yaml.Node) {
 			kind(kn, ServiceSystemd)
 			w.mapping(v, "service.systemd", map[string]func(k, v *yaml.Node){
-				"unit": func(kn, v *yaml.Node) { w.str(kn, v, &s.Unit) },
+				"unit":    func(kn, v *yaml.Node) { w.str(kn, v, &s.Unit) },
+				"address": func(kn, v *yaml.Node) { w.str(kn, v, &s.Address) },
 			})
 		},
 	})
@@ -479,6 +486,11 @@ func (w *ywalker) check(v *yaml.Node, k *Keeper) {
 		"fall":     func(kn, v *yaml.Node) { w.integer(kn, v, 1, 1<<30, &c.Fall) },
 		"rise":     func(kn, v *yaml.Node) { w.integer(kn, v, 1, 1<<30, &c.Rise) },
 		"weight":   func(kn, v *yaml.Node) { w.integer(kn, v, -253, 253, &c.Weight) },
+		"scope": func(kn, v *yaml.Node) {
+			var s string
+			w.str(kn, v, &s)
+			c.Scope = CheckScope(s)
+		},
 	})
 	if c.Kind == "" {
 		w.d.errorf(c.Pos, "check needs one of script, tcp, http, grpc, docker")
@@ -489,6 +501,12 @@ func (w *ywalker) check(v *yaml.Node, k *Keeper) {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = c.Interval
+	}
+	if c.Scope == "" {
+		c.Scope = ScopeNode
+		if c.Kind == CheckGRPC || c.Kind == CheckDocker {
+			c.Scope = ScopeService
+		}
 	}
 	if c.Kind == CheckScript && c.Target != "" {
 		argv, err := SplitCommand(c.Target)

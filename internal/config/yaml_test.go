@@ -119,11 +119,11 @@ notify: "/usr/local/bin/all 'x y'"
 		t.Errorf("keeper %+v", k)
 	}
 	wantChecks := []Check{
-		{Name: "grpc", Kind: CheckGRPC, Target: "127.0.0.1:19530", Interval: 200 * time.Millisecond, Timeout: 200 * time.Millisecond, Fall: 3, Rise: 2, Pos: Pos{"node.yaml", 16}},
-		{Name: "script-2", Kind: CheckScript, Target: "/usr/local/bin/check 'a b'", Args: []string{"/usr/local/bin/check", "a b"}, Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1, Weight: -20, Pos: Pos{"node.yaml", 17}},
-		{Name: "tcp-3", Kind: CheckTCP, Target: "127.0.0.1:19530", Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1, Pos: Pos{"node.yaml", 19}},
-		{Name: "http-4", Kind: CheckHTTP, Target: "http://127.0.0.1:9091/healthz", Interval: time.Second, Timeout: 300 * time.Millisecond, Fall: 1, Rise: 1, Pos: Pos{"node.yaml", 20}},
-		{Name: "docker-5", Kind: CheckDocker, Target: "milvus-standalone", Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1, Pos: Pos{"node.yaml", 22}},
+		{Name: "grpc", Kind: CheckGRPC, Target: "127.0.0.1:19530", Interval: 200 * time.Millisecond, Timeout: 200 * time.Millisecond, Fall: 3, Rise: 2, Scope: ScopeService, Pos: Pos{"node.yaml", 16}},
+		{Name: "script-2", Kind: CheckScript, Target: "/usr/local/bin/check 'a b'", Args: []string{"/usr/local/bin/check", "a b"}, Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1, Weight: -20, Scope: ScopeNode, Pos: Pos{"node.yaml", 17}},
+		{Name: "tcp-3", Kind: CheckTCP, Target: "127.0.0.1:19530", Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1, Scope: ScopeNode, Pos: Pos{"node.yaml", 19}},
+		{Name: "http-4", Kind: CheckHTTP, Target: "http://127.0.0.1:9091/healthz", Interval: time.Second, Timeout: 300 * time.Millisecond, Fall: 1, Rise: 1, Scope: ScopeNode, Pos: Pos{"node.yaml", 20}},
+		{Name: "docker-5", Kind: CheckDocker, Target: "milvus-standalone", Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1, Scope: ScopeService, Pos: Pos{"node.yaml", 22}},
 	}
 	if !reflect.DeepEqual(k.Checks, wantChecks) {
 		t.Errorf("checks\n got %+v\nwant %+v", k.Checks, wantChecks)
