@@ -243,6 +243,13 @@ func (in *Instance) Inhibit(ctx context.Context, reason string, on bool) error {
 	return in.do(ctx, func(m *vrrp.Machine, now time.Time) []vrrp.Action { return m.Inhibit(reason, on, now) })
 }
 
+// Track sets the result of a check its owner runs itself (the keeper's
+// native checks) with track_script semantics: weight 0 failing means FAULT,
+// otherwise the weight moves the effective priority.
+func (in *Instance) Track(ctx context.Context, name string, weight int, ok bool) error {
+	return in.do(ctx, func(m *vrrp.Machine, now time.Time) []vrrp.Action { return m.SetTrack(name, weight, ok, now) })
+}
+
 // receive reads packets until ctx ends; the loop validates them.
 func (in *Instance) receive(ctx context.Context, out chan<- netif.Received) {
 	for {
