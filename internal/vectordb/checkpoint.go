@@ -338,11 +338,23 @@ func writeSnap(dir string, s *collSnap, lsn, epoch uint64) ([]string, error) {
 				continue
 			}
 			left := s.rows
-			for _, ch := range f.chunks {
+			var scratch []float32
+			for k, ch := range f.chunks {
 				if left == 0 {
 					break
 				}
 				n := min(left, chunkRows)
+				if ch == nil { // released: the index holds the rows
+					scratch = scratch[:0]
+					for r := uint32(k) << chunkShift; r < uint32(k)<<chunkShift+uint32(n); r++ {
+						v, err := f.index.ann.Vector(r)
+						if err != nil && w.err == nil {
+							w.err = fmt.Errorf("row %d from its index: %w", r, err)
+						}
+						scratch = append(scratch, v...)
+					}
+					ch = scratch
+				}
 				w.block(f32bytes(ch[:n*f.dim]))
 				left -= n
 			}
@@ -415,14 +427,47 @@ func readSnap(dir, name string, log func(msg string, args ...any)) (*collection,
 	}
 	c := newCollection(info)
 	c.rows = rows
+	// Indexes first: a full chunk an L2/IP index already holds is not kept
+	// twice (see vindex.release).
+	for _, in := range idx {
+		fs := c.fieldByID(in.field)
+		if fs == nil || fs.vecs == nil {
+			return nil, 0, fmt.Errorf("%w: index on unknown field %d in %s", errCorrupt, in.field, name)
+		}
+		ann, err := readIndex(filepath.Join(dir, in.name))
+		if err != nil {
+			// The graph can always be rebuilt from the rows.
+			log("checkpoint index unusable, rebuilding", "file", in.name, "err", err)
+			ann, in.indexed = nil, 0
+		}
+		v, err := newVindex(in.params, fs.f.Dim, ann, nil)
+		if err != nil {
+			return nil, 0, err
+		}
+		v.indexed.Store(min(in.indexed, uint32(rows)))
+		fs.index = v
+	}
+	var scratch []float32
 	for _, fs := range c.fields {
 		if fs.vecs != nil {
+			covered := 0
+			if fs.index != nil && fs.index.releasable() {
+				covered = int(fs.index.indexed.Load()) >> chunkShift
+			}
 			left := rows
-			for left > 0 {
+			for k := 0; left > 0; k++ {
 				n := min(left, chunkRows)
-				ch := make([]float32, n*fs.f.Dim, chunkRows*fs.f.Dim)
-				if err := r.blockInto(f32bytes(ch)); err != nil {
-					return nil, 0, err
+				var ch []float32
+				if k < covered && n == chunkRows {
+					scratch = slices.Grow(scratch[:0], n*fs.f.Dim)[:n*fs.f.Dim]
+					if err := r.blockInto(f32bytes(scratch)); err != nil {
+						return nil, 0, err
+					}
+				} else {
+					ch = make([]float32, n*fs.f.Dim, chunkRows*fs.f.Dim)
+					if err := r.blockInto(f32bytes(ch)); err != nil {
+						return nil, 0, err
+					}
 				}
 				fs.vecs.chunks = append(fs.vecs.chunks, ch)
 				fs.vecs.n += n
@@ -462,24 +507,6 @@ func readSnap(dir, name string, log func(msg string, args ...any)) (*collection,
 		} else {
 			c.pkStr[c.pk.col.Strings[r]] = r
 		}
-	}
-	for _, in := range idx {
-		fs := c.fieldByID(in.field)
-		if fs == nil || fs.vecs == nil {
-			return nil, 0, fmt.Errorf("%w: index on unknown field %d in %s", errCorrupt, in.field, name)
-		}
-		ann, err := readIndex(filepath.Join(dir, in.name))
-		if err != nil {
-			// The graph can always be rebuilt from the rows.
-			log("checkpoint index unusable, rebuilding", "file", in.name, "err", err)
-			ann, in.indexed = nil, 0
-		}
-		v, err := newVindex(in.params, fs.f.Dim, ann, nil)
-		if err != nil {
-			return nil, 0, err
-		}
-		v.indexed.Store(min(in.indexed, uint32(rows)))
-		fs.index = v
 	}
 	return c, lsn, nil
 }

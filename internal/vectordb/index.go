@@ -124,7 +124,53 @@ func (v *vindex) buildOnce(c *collection, fs *fieldStore) bool {
 	}
 	v.indexed.Store(hi)
 	c.mu.RUnlock()
+	v.release(c, fs)
 	return true
+}
+
+// releasable reports whether the index keeps exact copies of the vectors
+// it holds: L2 and IP store them as given, COSINE stores them normalised
+// (and the originals must stay for output fields).
+func (v *vindex) releasable() bool {
+	return v.params.Metric != MetricCosine && v.skipped.Load() == 0
+}
+
+// release frees the collection's copy of every full chunk the index now
+// holds, so vectors live in memory once (the index's copy). Readers reach
+// them through fieldStore.vector.
+func (v *vindex) release(c *collection, fs *fieldStore) {
+	if !v.releasable() {
+		return
+	}
+	full := int(v.indexed.Load()) >> chunkShift
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if fs.index != v {
+		return
+	}
+	for k := range min(full, len(fs.vecs.chunks)) {
+		fs.vecs.chunks[k] = nil
+	}
+}
+
+// restore copies released chunks back out of the index (before the index
+// goes away). Caller holds c.mu.
+func (v *vindex) restore(fs *fieldStore) error {
+	for k, ch := range fs.vecs.chunks {
+		if ch != nil {
+			continue
+		}
+		ch = make([]float32, 0, chunkRows*fs.f.Dim)
+		for r := uint32(k) << chunkShift; r < uint32(k+1)<<chunkShift; r++ {
+			vec, err := v.ann.Vector(r)
+			if err != nil {
+				return fmt.Errorf("restoring row %d of %q from its index: %w", r, fs.f.Name, err)
+			}
+			ch = append(ch, vec...)
+		}
+		fs.vecs.chunks[k] = ch
+	}
+	return nil
 }
 
 // add inserts rows into the ANN index on every core, checking between
@@ -229,11 +275,14 @@ func (c *collection) applyDropIndex(field string) error {
 		return fmt.Errorf("%w: field %q", ErrIndexNotFound, field)
 	}
 	ix := fs.index
-	fs.index = nil
 	// The builder takes c.mu; stop it without holding the lock.
 	c.mu.Unlock()
 	ix.stop()
 	c.mu.Lock()
+	if err := ix.restore(fs); err != nil {
+		return err
+	}
+	fs.index = nil
 	return nil
 }
 

@@ -143,7 +143,7 @@ func gatherColumn(fs *fieldStore, rows []uint32) Column {
 	case TypeFloatVector:
 		out.Vectors = make([]float32, 0, n*fs.f.Dim)
 		for _, r := range rows {
-			out.Vectors = append(out.Vectors, fs.vecs.row(r)...)
+			out.Vectors = append(out.Vectors, fs.vector(r)...)
 		}
 	}
 	return out

@@ -1,5 +1,7 @@
 package vectordb
 
+import "fmt"
+
 // In-memory columnar storage of one collection. Rows are addressed by a
 // dense uint32 row id in insertion (= log) order; because the log order is
 // the only input, replaying the same log always yields the same row ids,
@@ -65,6 +67,22 @@ type fieldStore struct {
 	col   Column // scalar values, Valid only for nullable fields
 	vecs  *vecStore
 	index *vindex // vector index, nil if none
+}
+
+// vector returns row r of a vector field (caller holds c.mu). A chunk the
+// index holds exact copies of may have been released (see
+// vindex.releasable); its rows are then copied out of the index.
+func (fs *fieldStore) vector(r uint32) []float32 {
+	if fs.vecs.chunks[r>>chunkShift] != nil {
+		return fs.vecs.row(r)
+	}
+	v, err := fs.index.ann.Vector(r)
+	if err != nil {
+		// Unreachable: chunks are released only once the index holds
+		// every row of them, and only while it exists.
+		panic(fmt.Sprintf("vectordb: row %d of field %q is neither stored nor indexed: %v", r, fs.f.Name, err))
+	}
+	return v
 }
 
 func newFieldStore(f Field) *fieldStore {
