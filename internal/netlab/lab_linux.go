@@ -310,6 +310,7 @@ type TB interface {
 	Logf(format string, args ...any)
 	Cleanup(func())
 	Context() context.Context
+	Failed() bool
 }
 
 // NeedRoot skips the test with "needs root" unless the process runs as root
@@ -445,4 +446,30 @@ func inNamespace(ns netns.NsHandle, fn func() error) error {
 		runtime.Goexit()
 	}
 	return r.err
+}
+
+// StartT starts cmd in h for a test with its output appended to logPath,
+// stops it (by PID) in t.Cleanup and, if the test failed, logs the output
+// under name.
+func (h *Host) StartT(t TB, name string, cmd *exec.Cmd, logPath string) *Process {
+	t.Helper()
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatalf("netlab: %v", err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	proc, err := h.Start(cmd)
+	if err != nil {
+		logf.Close()
+		t.Fatalf("netlab: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = proc.Stop()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("%s log of %s:\n%s", name, h.Name(), b)
+		}
+	})
+	return proc
 }

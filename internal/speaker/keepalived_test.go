@@ -48,24 +48,7 @@ func startKeepalived(t *testing.T, h *netlab.Host, conf string) *netlab.Process 
 	dir := t.TempDir()
 	cmd := h.Command(bin, "-n", "-l", "-D", "-G", "--vrrp", "-f", conf,
 		"-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"))
-	logf, err := os.Create(conf + ".log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	proc, err := h.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = proc.Stop()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(conf + ".log")
-			t.Logf("keepalived log of %s:\n%s", h.Name(), b)
-		}
-	})
-	return proc
+	return h.StartT(t, "keepalived", cmd, conf+".log")
 }
 
 // waitGone waits until h no longer holds the VIP (a node that yields removes

@@ -109,25 +109,7 @@ vrrp_instance VI_1 {
 // start runs `milvus-ha run` in host h with the given config.
 func start(t *testing.T, h *netlab.Host, conf string) *netlab.Process {
 	t.Helper()
-	cmd := h.Command(binary, "run", "--config", conf)
-	logf, err := os.Create(conf + ".log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	proc, err := h.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = proc.Stop()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(conf + ".log")
-			t.Logf("log of %s:\n%s", h.Name(), b)
-		}
-	})
-	return proc
+	return h.StartT(t, "milvus-ha", h.Command(binary, "run", "--config", conf), conf+".log")
 }
 
 // waitVIP waits until the VIP answers the client from host want.

@@ -108,32 +108,7 @@ func (cl *cluster) start(h *netlab.Host) {
 		prio = 100
 	}
 	conf := cl.config(h, prio)
-	logf, err := os.OpenFile(conf+".log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := h.Command(binary, "run", "--config", conf)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	p, err := h.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl.procs[h] = p
-	t.Cleanup(func() {
-		_ = p.Stop()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(conf + ".log")
-			t.Logf("log of %s:\n%s", h.Name(), b)
-		}
-	})
-}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
+	cl.procs[h] = h.StartT(t, "keeper", h.Command(binary, "run", "--config", conf), conf+".log")
 }
 
 type nodeStatus struct {
@@ -408,4 +383,12 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// tail returns at most the last n bytes of b (long logs in failure output).
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
 }
