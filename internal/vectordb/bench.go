@@ -64,11 +64,11 @@ type BenchResult struct {
 	PromoteTailRows   int
 }
 
-// benchTiming is a long lease (3 s): the bench saturates the CPUs with
-// index builds on a shared machine, and its takeovers are clean handovers
-// (Close releases the lease), so the length costs nothing.
+// benchTiming is a long lease (10 s): the bench saturates the CPUs and
+// the disk, on machines that may be shared, and its takeovers are clean
+// handovers (Close releases the lease), so the length costs nothing.
 var benchTiming = func() guard.Timing {
-	t, _ := guard.PresetTiming(guard.PresetSafe, 300*time.Millisecond)
+	t, _ := guard.PresetTiming(guard.PresetSafe, time.Second)
 	return t
 }()
 
@@ -119,7 +119,9 @@ func RunBench(ctx context.Context, o BenchOptions, out io.Writer) (BenchResult, 
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	quiet := Options{NodeID: "bench-a", Timing: benchTiming, Logger: discardLogger()}
+	// Warnings and errors (a lost lease, say) still reach stderr.
+	quiet := Options{NodeID: "bench-a", Timing: benchTiming,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	fmt.Fprintf(out, "store benchmark in %s (GOMAXPROCS %d)\n", dir, runtime.GOMAXPROCS(0))
 
 	for i, bs := range o.BatchSizes {
