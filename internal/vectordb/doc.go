@@ -43,6 +43,14 @@
 // exact scan, so results never miss a row; DescribeIndex reports the
 // builder's progress (IndexedRows).
 //
+// Vectors are held once: an L2 or IP index stores exact copies, so once it
+// holds every row of a chunk the collection drops its own chunk and reads
+// those rows from the index (restored if the index is dropped). A COSINE
+// index stores normalised vectors, so the originals stay alongside it and
+// such a field costs twice the vector bytes. Measured (1M × 128, FLAT,
+// L2): 617 MiB resident after recovery; HNSW M=16 adds about 132 bytes of
+// links per row.
+//
 // # Durability
 //
 // Writes are validated, encoded as records and handed to a single
