@@ -72,6 +72,13 @@ type Instance struct {
 	// holding: the VIPs were added (MASTER entered past the gate), so
 	// leaving MASTER must remove them and tell the gate.
 	holding bool
+	// frames are the GARP/NA frames, built before they are first needed so
+	// that a takeover does not wait for netlink and /proc reads.
+	frames [][]byte
+	// linkDown: our own interface has no carrier. Adverts are then not
+	// sent: a unicast one would wait in the neighbour queue and reach the
+	// peer as a stale priority 0 when the link returns.
+	linkDown bool
 	rejects rejectLog
 }
 
@@ -167,6 +174,9 @@ func (in *Instance) Run(ctx context.Context) error {
 	}
 	in.frameSender = fs
 	defer fs.Close()
+	if in.frames, err = netif.AnnounceFrames(in.cfg.Interface, in.addrs); err != nil {
+		in.log.Warn("cannot build gratuitous ARP/NA frames yet", "err", err)
+	}
 
 	recvCtx, stopRecv := context.WithCancel(context.Background())
 	packets := make(chan netif.Received, 16)
@@ -196,6 +206,12 @@ func (in *Instance) Run(ctx context.Context) error {
 		case r := <-packets:
 			in.apply(ctx, in.handlePacket(r))
 		case t := <-tracks:
+			if t.name == "interface "+in.cfg.Interface {
+				in.linkDown = !t.ok
+				if t.ok {
+					in.frames = nil // the MAC or forwarding may have changed
+				}
+			}
 			in.apply(ctx, in.m.SetTrack(t.name, t.weight, t.ok, time.Now()))
 		case cmd := <-in.cmds:
 			in.apply(ctx, cmd(time.Now()))
@@ -320,6 +336,10 @@ func (in *Instance) apply(ctx context.Context, acts []vrrp.Action) {
 const GateReason = "gate refused master"
 
 func (in *Instance) sendAdvert(prio uint8) {
+	if in.linkDown {
+		in.log.Debug("advert not sent: interface down", "priority", prio)
+		return
+	}
 	p := vrrp.Packet{
 		Version:        in.cfg.Version,
 		VRID:           uint8(in.cfg.VRID),
@@ -403,11 +423,15 @@ func (in *Instance) announceOnce() {
 }
 
 func (in *Instance) runAnnouncer(ac netif.AnnounceConfig) {
-	frames, err := netif.AnnounceFrames(in.cfg.Interface, in.addrs)
-	if err != nil {
-		in.log.Warn("cannot build gratuitous ARP/NA frames", "err", err)
-		return
+	if in.frames == nil {
+		frames, err := netif.AnnounceFrames(in.cfg.Interface, in.addrs)
+		if err != nil {
+			in.log.Warn("cannot build gratuitous ARP/NA frames", "err", err)
+			return
+		}
+		in.frames = frames
 	}
+	frames := in.frames
 	if in.announce == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		in.announce = cancel
