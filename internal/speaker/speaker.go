@@ -79,7 +79,7 @@ type Instance struct {
 	// sent: a unicast one would wait in the neighbour queue and reach the
 	// peer as a stale priority 0 when the link returns.
 	linkDown bool
-	rejects rejectLog
+	rejects  rejectLog
 }
 
 // historyLen bounds the transitions kept for Status.
