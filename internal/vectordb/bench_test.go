@@ -28,7 +28,8 @@ func BenchmarkDurableInsert(b *testing.B) {
 // TestRunBenchSmall runs the whole store benchmark on a small size with a
 // FLAT index, so the bench command's path is exercised in CI.
 // VECTORDB_BENCH_ROWS and VECTORDB_BENCH_INDEX (e.g. 1000000, HNSW) turn it
-// into the real measurement.
+// into the real measurement; VECTORDB_BENCH_COLD=1 drops the page cache
+// before the recovery (root).
 func TestRunBenchSmall(t *testing.T) {
 	rows := 20_000
 	if s := os.Getenv("VECTORDB_BENCH_ROWS"); s != "" {
@@ -42,7 +43,8 @@ func TestRunBenchSmall(t *testing.T) {
 	if testing.Verbose() {
 		out = os.Stdout
 	}
-	_, err := RunBench(context.Background(), BenchOptions{Dir: t.TempDir(), InsertVectors: 20_000, RecoveryRows: rows, RecoveryIndex: ix}, out)
+	_, err := RunBench(context.Background(), BenchOptions{Dir: t.TempDir(), InsertVectors: 20_000, RecoveryRows: rows, RecoveryIndex: ix,
+		DropCaches: os.Getenv("VECTORDB_BENCH_COLD") != ""}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
