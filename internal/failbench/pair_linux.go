@@ -1,0 +1,248 @@
+package failbench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/milvus-ha/milvus-ha/internal/keeper"
+	"github.com/milvus-ha/milvus-ha/internal/netlab"
+)
+
+// Keeper settings of the milvus-ha pair: the issue's defaults.
+const (
+	advert  = 100 * time.Millisecond
+	apiAddr = "127.0.0.1:9700"
+)
+
+// pair is the milvus-ha rig: two keepers (a preferred, priority 150 with
+// preempt; b 100) on one shared directory, the client on c.
+type pair struct {
+	*rigLab
+	o      *Options
+	procs  map[*netlab.Host]*netlab.Process
+	http   map[*netlab.Host]*http.Client
+	client *client
+}
+
+func newPair(ctx context.Context, o *Options) (_ *pair, err error) {
+	rl, err := newRigLab(ctx, "ha")
+	if err != nil {
+		return nil, err
+	}
+	p := &pair{rigLab: rl, o: o, procs: map[*netlab.Host]*netlab.Process{}, http: map[*netlab.Host]*http.Client{}}
+	defer func() {
+		if err != nil {
+			p.keep = true
+			p.close()
+			err = fmt.Errorf("%w (logs in %s)", err, p.dir)
+		}
+	}()
+	for _, h := range []*netlab.Host{p.a, p.b} {
+		p.http[h] = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+			DisableKeepAlives: true,
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				var c net.Conn
+				err := h.Do(func() error {
+					var err error
+					c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+					return err
+				})
+				return c, err
+			},
+		}}
+	}
+	p.client = newClient(p.c, vip.String()+":"+milvusPort, o.DialTimeout)
+	if err := p.start(p.a); err != nil {
+		return p, err
+	}
+	if err := p.waitActive(ctx, p.a, 30*time.Second); err != nil {
+		return p, err
+	}
+	if err := p.start(p.b); err != nil {
+		return p, err
+	}
+	if err := p.waitReady(ctx, p.a, 30*time.Second); err != nil {
+		return p, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := p.client.createCollection(cctx, workloadColl, workloadDim); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+func (p *pair) close() {
+	if p.client != nil {
+		p.client.close()
+	}
+	p.rigLab.close()
+}
+
+func (p *pair) config(h *netlab.Host) (string, error) {
+	prio := 150
+	if h == p.b {
+		prio = 100
+	}
+	path := filepath.Join(p.dir, h.Name()+".yaml")
+	text := fmt.Sprintf(`node: %s
+interface: eth0
+vip: %v/24
+vrid: 51
+priority: %d
+advert_interval: %v
+preempt: true
+data_dir: %s
+service:
+  embedded: {listen: ":%s", health_listen: ":9091"}
+api: {listen: "%s"}
+`, h.Name(), vip, prio, advert, p.data, milvusPort, apiAddr)
+	return path, os.WriteFile(path, []byte(text), 0o644)
+}
+
+// start runs a keeper in h (its log appended to <dir>/<host>.log).
+func (p *pair) start(h *netlab.Host) error {
+	conf, err := p.config(h)
+	if err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(filepath.Join(p.dir, h.Name()+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close() // the child has its own descriptor
+	cmd := h.Command(p.o.Binary, "run", "--config", conf)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	proc, err := h.Start(cmd)
+	if err != nil {
+		return err
+	}
+	p.procs[h] = proc
+	return nil
+}
+
+// status asks h's keeper for its status.
+func (p *pair) status(ctx context.Context, h *netlab.Host) (keeper.Status, error) {
+	var st keeper.Status
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+apiAddr+"/status", nil)
+	if err != nil {
+		return st, err
+	}
+	resp, err := p.http[h].Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return st, fmt.Errorf("failbench: status of %s: %w", h.Name(), err)
+	}
+	return st, nil
+}
+
+// control runs `milvus-ha <verb>` in h, as an operator would.
+func (p *pair) control(ctx context.Context, h *netlab.Host, verb string) error {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := h.Run(cctx, p.o.Binary, verb, "--api", apiAddr)
+	return err
+}
+
+func (p *pair) other(h *netlab.Host) *netlab.Host {
+	if h == p.a {
+		return p.b
+	}
+	return p.a
+}
+
+// waitActive waits until h's keeper reports itself active and MASTER.
+func (p *pair) waitActive(ctx context.Context, h *netlab.Host, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	var last string
+	for {
+		st, err := p.status(ctx, h)
+		if err == nil && st.Active && st.State == "MASTER" {
+			return nil
+		}
+		last = fmt.Sprintf("state %s active %v role %s blocked %q err %v", st.State, st.Active, st.Role, st.Blocked, err)
+		if err := sleep(ctx, 10*time.Millisecond); err != nil {
+			return fmt.Errorf("failbench: %s not active (last: %s): %w", h.Name(), last, err)
+		}
+	}
+}
+
+// waitReady waits until h is active and the other keeper is a warm
+// standby (its store open as standby, not blocked).
+func (p *pair) waitReady(ctx context.Context, h *netlab.Host, within time.Duration) error {
+	if err := p.waitActive(ctx, h, within); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	o := p.other(h)
+	var last string
+	for {
+		st, err := p.status(ctx, o)
+		// After a switchover the node is held out (FAULT) until resume.
+		if err == nil && !st.Active && st.Role == "standby" {
+			return nil
+		}
+		last = fmt.Sprintf("state %s role %s blocked %q err %v", st.State, st.Role, st.Blocked, err)
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return fmt.Errorf("failbench: %s not a ready standby (last: %s): %w", o.Name(), last, err)
+		}
+	}
+}
+
+var promoteRE = regexp.MustCompile(`serving in (\S+)$`)
+
+// promoteAfter returns the first promote event of h's keeper after t0:
+// when it finished and how long it took.
+func (p *pair) promoteAfter(ctx context.Context, h *netlab.Host, t0 time.Time) (at time.Time, took time.Duration, ok bool) {
+	st, err := p.status(ctx, h)
+	if err != nil {
+		return at, 0, false
+	}
+	evs := slices.Clone(st.Events)
+	for _, ev := range evs {
+		if ev.Kind != "promote" || !ev.At.After(t0) {
+			continue
+		}
+		m := promoteRE.FindStringSubmatch(ev.Detail)
+		if m == nil {
+			continue
+		}
+		d, err := time.ParseDuration(m[1])
+		if err != nil {
+			continue
+		}
+		return ev.At, d, true
+	}
+	return at, 0, false
+}
+
+// demoteAfter returns when h's keeper first finished stepping down (VIP
+// gone, API stopped, store closed and the lease released) after t0.
+func (p *pair) demoteAfter(ctx context.Context, h *netlab.Host, t0 time.Time) (time.Time, bool) {
+	st, err := p.status(ctx, h)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, ev := range st.Events {
+		if ev.Kind == "demote" && ev.At.After(t0) {
+			return ev.At, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// keeperPID is the PID of h's running keeper.
+func (p *pair) keeperPID(h *netlab.Host) int { return p.procs[h].PID() }

@@ -1,0 +1,494 @@
+package failbench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/milvus-ha/milvus-ha/internal/netlab"
+)
+
+// Run measures every scenario on a milvus-ha pair and, when keepalived is
+// installed, the recipe's baseline, and writes the table to w. Repetitions
+// alternate between the two rigs so that load changes on the machine hit
+// both alike; P4 runs last, on the milvus-ha pair alone.
+func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("failbench: needs root (network namespaces)")
+	}
+	rep := &Report{Reps: o.Reps, Interval: o.Interval}
+	switch o.Keepalived {
+	case "none":
+		rep.Notes = append(rep.Notes, "recipe baseline disabled (--keepalived none)")
+	case "":
+		if path, err := exec.LookPath("keepalived"); err != nil {
+			rep.Notes = append(rep.Notes, "recipe baseline skipped: keepalived not installed")
+			o.Keepalived = "none"
+		} else {
+			o.Keepalived = path
+		}
+	}
+	if removed, err := netlab.Sweep(); err != nil {
+		o.Logger.Warn("sweeping old labs", "err", err)
+	} else if len(removed) > 0 {
+		o.Logger.Info("swept labs of dead runs", "namespaces", removed)
+	}
+
+	o.Logger.Info("starting the milvus-ha pair")
+	pr, err := newPair(ctx, &o)
+	if err != nil {
+		return nil, fmt.Errorf("failbench: milvus-ha pair: %w", err)
+	}
+	defer pr.close()
+	var rc *recipeRig
+	if o.Keepalived != "none" {
+		o.Logger.Info("starting the recipe pair")
+		if rc, err = newRecipe(ctx, &o); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			o.Logger.Error("recipe pair did not come up", "err", err)
+			rep.Notes = append(rep.Notes, "recipe baseline failed to start: "+err.Error())
+		} else {
+			defer func() {
+				if rc != nil {
+					rc.close()
+				}
+			}()
+		}
+	}
+
+	m := &meter{o: &o, rep: rep, nextID: 1}
+	for i := 1; i <= o.Reps; i++ {
+		if err := m.pairRep(ctx, pr, i); err != nil {
+			pr.keep = true
+			return nil, fmt.Errorf("%w (keeper logs in %s)", err, pr.dir)
+		}
+		if rc != nil {
+			if err := m.recipeRep(ctx, rc, i); err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				o.Logger.Error("recipe pair broken; no more recipe samples", "err", err, "logs", rc.dir)
+				rep.Notes = append(rep.Notes, fmt.Sprintf("recipe pair broken after repetition %d: %v (logs in %s)", i, err, rc.dir))
+				rc.keep = true
+				rc.close()
+				rc = nil
+			}
+		}
+	}
+	if rc != nil {
+		if err := m.recipeLinkDown(ctx, rc); err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		rc.close()
+		rc = nil
+	}
+	if o.Rows > 0 {
+		if err := m.p4(ctx, pr); err != nil {
+			pr.keep = true
+			return nil, fmt.Errorf("%w (keeper logs in %s)", err, pr.dir)
+		}
+	}
+	if err := m.finalCount(ctx, pr); err != nil {
+		return nil, err
+	}
+	if pr.keep {
+		rep.Notes = append(rep.Notes, "keeper logs kept in "+pr.dir)
+	}
+	rep.Gap = Percentile(m.gaps, 0.5)
+	return rep, rep.Write(w)
+}
+
+// meter runs the measurements and files them in the report.
+type meter struct {
+	o      *Options
+	rep    *Report
+	gaps   []time.Duration
+	nextID int64 // primary keys stay unique across workloads
+	calls  int64
+	acked  int64
+}
+
+// outcome is one measured event.
+type outcome struct {
+	t0, end   time.Time
+	outage    time.Duration
+	recovered time.Time
+	failed    int
+	vipAt     time.Time
+}
+
+// startWorkload starts the retrying client against a rig and waits until it
+// is served steadily.
+func (m *meter) startWorkload(ctx context.Context, c *client) (*workload, error) {
+	w := startWorkload(c, workloadColl, workloadDim, m.o.Interval, m.o.CallTimeout, m.nextID)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := w.waitSuccesses(wctx, time.Now(), 50); err != nil {
+		m.stopWorkload(w)
+		return nil, err
+	}
+	return w, nil
+}
+
+func (m *meter) stopWorkload(w *workload) (calls, acked int64) {
+	w.stop()
+	calls, acked, _ = w.stats()
+	m.nextID += calls + 1
+	return calls, acked
+}
+
+// event injects one fault and measures the client's unavailability. to is
+// the host that should serve afterwards; up waits until it does.
+func (m *meter) event(ctx context.Context, rl *rigLab, w *workload, to *netlab.Host,
+	fault func() error, up func(context.Context) error, limit time.Duration) (outcome, error) {
+	var oc outcome
+	// Steady before the fault, at a random phase of the advert cycle.
+	if err := w.waitSuccesses(ctx, time.Now(), 20); err != nil {
+		return oc, err
+	}
+	if err := sleep(ctx, rand.N(advert)); err != nil {
+		return oc, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	vctx, stopWatch := context.WithCancel(wctx)
+	vipAt := rl.watchVIP(vctx, to)
+	oc.t0 = time.Now()
+	m.gaps = append(m.gaps, w.gaps(oc.t0.Add(-time.Second), oc.t0)...)
+	if err := fault(); err != nil {
+		stopWatch()
+		return oc, fmt.Errorf("fault: %w", err)
+	}
+	err := up(wctx)
+	if err == nil {
+		err = w.waitSuccesses(wctx, time.Now(), 1)
+	}
+	if err == nil {
+		// A hiccup may trail the takeover (the old node's demote, a client
+		// reconnect): keep watching a little longer.
+		err = sleep(ctx, 300*time.Millisecond)
+	}
+	stopWatch()
+	oc.vipAt = vipAt()
+	oc.end = time.Now()
+	successes, failed := w.snapshot(oc.t0, oc.end)
+	oc.failed = failed
+	if err != nil {
+		return oc, err
+	}
+	gap, rec, ok := Outage(successes, oc.t0, oc.end)
+	if !ok {
+		return oc, errors.New("no success on both sides of the fault")
+	}
+	oc.outage, oc.recovered = gap, rec
+	return oc, nil
+}
+
+// file records an outcome (or the error that replaced it) in the report.
+func (m *meter) file(sc Scenario, sys System, oc outcome, ph Phases, err error) {
+	res := m.rep.Result(sc, sys)
+	if err != nil {
+		res.Missed++
+		res.Note = err.Error()
+		m.o.Logger.Error("not measured", "scenario", sc, "system", sys, "err", err)
+		return
+	}
+	if !oc.vipAt.IsZero() {
+		ph.VIP = oc.vipAt.Sub(oc.t0)
+		if oc.recovered.After(oc.vipAt) {
+			ph.Client = oc.recovered.Sub(oc.vipAt)
+		}
+	}
+	res.Samples = append(res.Samples, oc.outage)
+	res.Failed = append(res.Failed, oc.failed)
+	res.Phases = append(res.Phases, ph)
+	m.o.Logger.Info("measured", "scenario", sc, "system", sys, "unavailable", short(oc.outage), "failed_calls", oc.failed,
+		"vip", short(ph.VIP), "detect", short(ph.Detect), "gate", short(ph.Gate), "client", short(ph.Client))
+}
+
+// pairEvent measures one failover of the milvus-ha pair towards to and
+// files it with its phases from to's keeper history.
+func (m *meter) pairEvent(ctx context.Context, pr *pair, w *workload, sc Scenario, to *netlab.Host, fault func() error) (time.Duration, error) {
+	oc, err := m.event(ctx, pr.rigLab, w, to, fault, func(ctx context.Context) error {
+		return pr.waitActive(ctx, to, time.Minute)
+	}, 60*time.Second)
+	var ph Phases
+	var gate time.Duration
+	if err == nil {
+		if at, took, ok := pr.promoteAfter(ctx, to, oc.t0); ok {
+			gate = took
+			ph.Gate = took
+			ph.Detect = at.Add(-took).Sub(oc.t0)
+		}
+		if at, ok := pr.demoteAfter(ctx, pr.other(to), oc.t0); ok {
+			ph.OldDown = at.Sub(oc.t0)
+		}
+	}
+	m.file(sc, MilvusHA, oc, ph, err)
+	return gate, err
+}
+
+// pairRep runs one repetition of P1, P1', P2, P3 and resume on the pair,
+// restoring a as the active node after each.
+func (m *meter) pairRep(ctx context.Context, pr *pair, i int) error {
+	m.o.Logger.Info("milvus-ha repetition", "rep", i)
+	w, err := m.startWorkload(ctx, pr.client)
+	if err != nil {
+		return fmt.Errorf("failbench: milvus-ha workload: %w", err)
+	}
+	defer func() {
+		c, a := m.stopWorkload(w)
+		m.calls, m.acked = m.calls+c, m.acked+a
+	}()
+	restore := func(why string, steps ...func() error) error {
+		for _, s := range steps {
+			if err := s(); err != nil {
+				return fmt.Errorf("failbench: restoring after %s: %w (logs in %s)", why, err, pr.dir)
+			}
+		}
+		if err := pr.waitReady(ctx, pr.a, time.Minute); err != nil {
+			pr.keep = true
+			return fmt.Errorf("failbench: restoring after %s: %w (logs in %s)", why, err, pr.dir)
+		}
+		return nil
+	}
+	a, b := pr.a, pr.b
+	startA := func() error { return pr.start(a) }
+
+	_, _ = m.pairEvent(ctx, pr, w, HostLoss, b, a.LinkDown)
+	if err := restore("host loss", a.LinkUp); err != nil {
+		return err
+	}
+
+	_, _ = m.pairEvent(ctx, pr, w, PowerLoss, b, func() error {
+		freeze(pr.procs[a])
+		err := a.LinkDown()
+		_ = pr.procs[a].Kill()
+		return err
+	})
+	if err := restore("power loss", func() error { return pr.dropVIP(a) }, a.LinkUp, startA); err != nil {
+		return err
+	}
+
+	_, _ = m.pairEvent(ctx, pr, w, ServiceCrash, b, pr.procs[a].Kill)
+	if err := restore("keeper kill", startA); err != nil {
+		return err
+	}
+
+	if _, err := m.pairEvent(ctx, pr, w, Switchover, b, func() error { return pr.control(ctx, a, "switchover") }); err == nil {
+		if err := pr.waitReady(ctx, b, time.Minute); err != nil {
+			return fmt.Errorf("failbench: after switchover: %w", err)
+		}
+	}
+	_, _ = m.pairEvent(ctx, pr, w, Resume, a, func() error { return pr.control(ctx, a, "resume") })
+	return restore("resume")
+}
+
+// recipeRep runs one repetition of P1' and P2 on the recipe rig.
+func (m *meter) recipeRep(ctx context.Context, rc *recipeRig, i int) error {
+	m.o.Logger.Info("recipe repetition", "rep", i)
+	w, err := m.startWorkload(ctx, rc.client)
+	if err != nil {
+		return fmt.Errorf("failbench: recipe workload: %w", err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			m.stopWorkload(w)
+			stopped = true
+		}
+	}
+	defer stop()
+	a, b := rc.a, rc.b
+	up := func(ctx context.Context) error {
+		for {
+			if held, err := rc.holds(b); err != nil || held {
+				return err
+			}
+			if err := sleep(ctx, 5*time.Millisecond); err != nil {
+				return fmt.Errorf("the backup never took the VIP: %w", err)
+			}
+		}
+	}
+	measure := func(sc Scenario, fault func() error) error {
+		oc, err := m.event(ctx, rc.rigLab, w, b, fault, up, 60*time.Second)
+		if err != nil {
+			err = fmt.Errorf("%w; b's server: %s", err, rc.lastServeLine())
+		}
+		m.file(sc, Recipe, oc, Phases{}, err)
+		// The workload pauses while the rig is reset (its failures there
+		// are no measurement).
+		stop()
+		if err := rc.reset(ctx); err != nil {
+			return err
+		}
+		if w, err = m.startWorkload(ctx, rc.client); err != nil {
+			return err
+		}
+		stopped = false
+		return nil
+	}
+	if err := measure(PowerLoss, func() error {
+		for _, p := range []*netlab.Process{rc.ka[a], rc.serveA} {
+			freeze(p)
+		}
+		err := a.LinkDown()
+		for _, p := range []*netlab.Process{rc.ka[a], rc.serveA} {
+			_ = p.Kill()
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	return measure(ServiceCrash, rc.serveA.Kill)
+}
+
+// recipeLinkDown runs the recipe's P1 (link down, a's processes alive)
+// once: a's server keeps the shared store, so b's cold-started server
+// cannot take it over.
+func (m *meter) recipeLinkDown(ctx context.Context, rc *recipeRig) error {
+	w, err := m.startWorkload(ctx, rc.client)
+	if err != nil {
+		return err
+	}
+	defer m.stopWorkload(w)
+	oc, err := m.event(ctx, rc.rigLab, w, rc.b, rc.a.LinkDown, func(ctx context.Context) error {
+		return w.waitSuccesses(ctx, time.Now(), 1)
+	}, m.o.RecipeLinkDownWait)
+	if err == nil {
+		m.file(HostLoss, Recipe, oc, Phases{}, nil)
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	res := m.rep.Result(HostLoss, Recipe)
+	res.Missed++
+	res.Note = fmt.Sprintf("Run once: no insert succeeded through the VIP for %v after a's link went down (VIP on b after %s). "+
+		"a's server, alive behind its dead link, keeps the shared store's lease, so b's cold-started server cannot open it: %q. "+
+		"With real Milvus instead of the stand-in both servers would write the shared db directory.",
+		m.o.RecipeLinkDownWait, vipCell(oc), rc.lastServeLine())
+	return nil
+}
+
+func vipCell(oc outcome) string {
+	if oc.vipAt.IsZero() {
+		return "never"
+	}
+	return short(oc.vipAt.Sub(oc.t0))
+}
+
+// p4 loads the P4 data set through the VIP, then measures switchovers
+// with it in the store: the client's unavailability and both directions'
+// promote times from the keepers' history.
+func (m *meter) p4(ctx context.Context, pr *pair) error {
+	o := m.o
+	c := pr.client
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err := c.retry(cctx, 10*time.Second, func(ctx context.Context) error { return c.createCollection(ctx, bigColl, o.Dim) })
+	cancel()
+	if err != nil {
+		return err
+	}
+	o.Logger.Info("loading the P4 data set", "rows", o.Rows, "dim", o.Dim, "batch", o.Batch)
+	r := rand.New(rand.NewPCG(42, 42))
+	start := time.Now()
+	for off := 0; off < o.Rows; off += o.Batch {
+		ids := make([]int64, min(o.Batch, o.Rows-off))
+		for i := range ids {
+			ids[i] = int64(off + i)
+		}
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		err := c.retry(lctx, 2*time.Minute, func(ctx context.Context) error { return c.insert(ctx, bigColl, o.Dim, ids, r) })
+		cancel()
+		if err != nil {
+			return fmt.Errorf("failbench: loading P4 rows %d..: %w", off, err)
+		}
+		if (off/o.Batch)%10 == 0 {
+			o.Logger.Info("loading", "rows", off+len(ids), "elapsed", time.Since(start).Round(time.Second))
+		}
+	}
+	m.rep.Rows, m.rep.Dim, m.rep.LoadTime = o.Rows, o.Dim, time.Since(start)
+	o.Logger.Info("loaded", "rows", o.Rows, "took", m.rep.LoadTime.Round(time.Millisecond))
+
+	settle := func(h *netlab.Host) error {
+		ictx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		defer cancel()
+		return waitIdle(ictx, pr.keeperPID(h))
+	}
+	if err := settle(pr.b); err != nil {
+		return err
+	}
+	w, err := m.startWorkload(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cl, a := m.stopWorkload(w)
+		m.calls, m.acked = m.calls+cl, m.acked+a
+	}()
+	prom := m.rep.Result(Promote, MilvusHA)
+	addPromote := func(d time.Duration, err error) {
+		if err != nil || d == 0 {
+			prom.Missed++
+			return
+		}
+		prom.Samples = append(prom.Samples, d)
+	}
+	for i := 1; i <= o.Reps; i++ {
+		o.Logger.Info("P4 repetition", "rep", i)
+		addPromote(m.pairEvent(ctx, pr, w, BigSwitchover, pr.b, func() error { return pr.control(ctx, pr.a, "switchover") }))
+		if err := pr.waitReady(ctx, pr.b, 5*time.Minute); err != nil {
+			return err
+		}
+		if err := settle(pr.a); err != nil {
+			return err
+		}
+		// Back to a; its promote counts, its outage is not a P3 sample.
+		var took time.Duration
+		t0 := time.Now()
+		err := pr.control(ctx, pr.a, "resume")
+		if err == nil {
+			err = pr.waitReady(ctx, pr.a, 5*time.Minute)
+		}
+		if err == nil {
+			_, took, _ = pr.promoteAfter(ctx, pr.a, t0)
+		}
+		addPromote(took, err)
+		if err != nil {
+			return err
+		}
+		if err := settle(pr.b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finalCount checks, through the VIP, that the pair holds at least every
+// acknowledged insert of the workload.
+func (m *meter) finalCount(ctx context.Context, pr *pair) error {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var n int64
+	err := pr.client.retry(cctx, 5*time.Second, func(ctx context.Context) error {
+		var err error
+		n, err = pr.client.count(ctx, workloadColl)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	m.rep.Calls, m.rep.Acked, m.rep.Stored = m.calls, m.acked, n
+	return nil
+}
