@@ -26,10 +26,12 @@ type recipeFiles struct {
 	serveArgs []string
 }
 
-func (f recipeFiles) confPath(host string) string { return filepath.Join(f.dir, host+"-keepalived.conf") }
-func (f recipeFiles) pidPath(host string) string  { return filepath.Join(f.dir, host+"-serve.pid") }
-func (f recipeFiles) logPath(host string) string  { return filepath.Join(f.dir, host+"-serve.log") }
-func (f recipeFiles) script(name string) string   { return filepath.Join(f.dir, name) }
+func (f recipeFiles) confPath(host string) string {
+	return filepath.Join(f.dir, host+"-keepalived.conf")
+}
+func (f recipeFiles) pidPath(host string) string { return filepath.Join(f.dir, host+"-serve.pid") }
+func (f recipeFiles) logPath(host string) string { return filepath.Join(f.dir, host+"-serve.log") }
+func (f recipeFiles) script(name string) string  { return filepath.Join(f.dir, name) }
 
 // masterConf is the recipe's master: state MASTER, priority 110, the
 // check script with weight -20, no notify scripts (its server runs all the
