@@ -1,24 +1,63 @@
 // Package keeper runs one node of a milvus-ha pair: the VRRP speaker, the
 // storage guard and the protected service, in the order DESIGN.md argues.
 //
-// Becoming active happens inside the speaker's gate, before anything goes
-// on the wire: the warm-standby store is promoted (which takes the lease,
-// bumps the fencing epoch and seals the previous owner's log), the Milvus
-// API starts serving, and only then does the speaker add the VIP and send
+// # Becoming active and stepping down
+//
+// Becoming active happens inside the speaker's gate, after the first
+// advert and before anything else goes on the wire: the watchdog is armed
+// (if configured), the storage lease is taken (epoch bumped) and the
+// service brought up; only then does the speaker add the VIP and send
 // gratuitous ARPs. Stepping down runs the other way: the speaker removes
-// the VIP, then the keeper stops the API and closes the primary store
-// (releasing the lease, so the peer may take it at once) and reopens it as
-// a standby.
+// the VIP, then the keeper stops the service and releases the lease.
 //
-// The storage guard is the tie-breaker. A node whose gate cannot take the
-// lease because the peer's heartbeat still moves on the shared storage
-// ("peer alive on storage": the network between the hosts is cut but the
-// peer is alive) does not claim MASTER; it retries every lease timeout. An
-// active node whose store is fenced (the lease was lost or the storage
-// failed) inhibits its instance, which drops the VIP at once.
+//   - embedded (default): the warm-standby store is promoted in place (the
+//     store takes the lease through the guard, seals the previous owner's
+//     log and fences its own writes) and the Milvus API served; stepping
+//     down stops the API and reopens the store as a standby.
+//   - docker, exec, systemd: the service knows nothing of the lease, so the
+//     keeper is its fence. It holds the lease itself (guard), starts the
+//     service only while holding it, stops a service it finds running at
+//     start-up, and releases the lease only after the driver confirmed the
+//     stop. A stop that cannot be confirmed keeps the lease (renewed, so
+//     the peer waits) and is retried; after a few failures the watchdog is
+//     no longer petted. A lost lease kills the service at once and drops
+//     the VIP. An exec child dies with the keeper (the driver's Pdeathsig).
 //
-// The control API (GET /status, /primary, /standby, /health, /history,
-// /metrics; POST /switchover, /pause, /resume) needs a bearer token for
-// every state-changing call when one is configured; without a token the
-// configuration must keep it on loopback.
+// The storage guard is the tie-breaker. A gate that cannot take the lease
+// because the peer's heartbeat still moves ("peer alive on storage": the
+// network between the hosts is cut but the peer is alive) refuses MASTER
+// and is retried every lease timeout. While the old master is handing
+// over (priority-0 advert, preemption) the gate waits up to a lease timeout
+// for the release instead of refusing at once.
+//
+// # Health checks and the fast path
+//
+// Configured checks (script, tcp, http, grpc, docker) run with
+// interval/timeout/fall/rise; so does the keeper's own check of the
+// service while active (embedded: the store is primary and the API answers
+// CheckHealth; external: the driver reports it running, and Milvus answers
+// at service address when one is configured; an exec child's exit counts
+// at once). Checks with a weight move the VRRP priority like keepalived's
+// track_script. Weight-0 checks go through checkPolicy: on the active node
+// a failure hands over at once (inhibit: priority-0 adverts, then the
+// usual step-down) when the peer is a ready standby, and otherwise keeps
+// serving; a backup whose node checks fail is held out. A VRRP backup
+// sends nothing, so readiness comes from a standby beacon each keeper
+// rewrites in the shared directory while it could take over (STANDBY-<node>).
+//
+// # Watchdog
+//
+// With `watchdog: PATH` the keeper opens the device before the service may
+// write, pets it every heartbeat while the lease is valid, and magic-closes
+// it once the service is stopped: a hung keeper (or one that lost its
+// lease with the stop unconfirmed) resets its host rather than leave a
+// writer behind. Failing to open it refuses the takeover.
+//
+// # Control API
+//
+// GET /status, /primary, /standby, /health, /history, /metrics; POST
+// /switchover (needs a ready standby), /pause, /resume. Every
+// state-changing call needs the bearer token when one is configured;
+// without a token the API must listen on loopback only (New refuses
+// otherwise). A wrong or missing token is a 401 and a counter.
 package keeper

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -15,43 +12,74 @@ import (
 
 	"github.com/milvus-ha/milvus-ha/internal/config"
 	"github.com/milvus-ha/milvus-ha/internal/guard"
-	"github.com/milvus-ha/milvus-ha/internal/milvusapi"
+	"github.com/milvus-ha/milvus-ha/internal/service"
 	"github.com/milvus-ha/milvus-ha/internal/speaker"
-	"github.com/milvus-ha/milvus-ha/internal/vectordb"
+	"github.com/milvus-ha/milvus-ha/internal/vrrp"
 )
 
-// Keeper runs one node of an HA pair with the embedded vector server: a
-// VRRP instance whose gate promotes the warm-standby store and starts the
-// Milvus API before the VIP is added, and demotes it after the VIP is gone.
+// vrrpInstance is what the keeper needs of its VRRP speaker
+// (*speaker.Instance); unit tests of the control API use a fake.
+type vrrpInstance interface {
+	Run(ctx context.Context) error
+	Close() error
+	Status() (vrrp.Status, []speaker.Transition)
+	Inhibit(ctx context.Context, reason string, on bool) error
+	Track(ctx context.Context, name string, weight int, ok bool) error
+}
+
+// Keeper runs one node of an HA pair: a VRRP instance whose gate takes the
+// storage lease and brings the protected service up before the VIP is
+// added, and takes it down (then releases the lease) after the VIP is gone.
 type Keeper struct {
 	cfg     *config.Config
 	inst    *config.Instance
 	log     *slog.Logger
 	reg     *prometheus.Registry
-	version string
 	timing  guard.Timing
-
-	speaker *speaker.Instance
 	metrics *metrics
 
-	mu       sync.Mutex
-	db       *vectordb.DB // standby or primary; nil while reopening
-	api      *apiServer   // running while active
-	active   bool
-	paused   bool
-	blocked  string // why the gate last refused ("peer alive on storage: ...")
-	lastPeer time.Time
-	events   []Event
+	speaker vrrpInstance
+	svc     protected
+	ext     *external // svc, for the external kinds
+	checks  []*checkDef
+	beacon  *beaconFile
+
+	evalMu sync.Mutex // serialises evaluate
+
+	mu           sync.Mutex
+	active       bool
+	activating   bool
+	paused       bool
+	blocked      string // why the gate last refused ("peer alive on storage: ...")
+	policy       checkPolicy
+	checkHold    bool   // the check inhibit is on
+	checkWhy     string // the policy's last reason
+	peers        peerWatch
+	peerErr      string
+	wd           *watchdog
+	wdPets       uint64
+	stopServices context.CancelFunc // stops the service checks
+	events       []Event
 }
 
 // Event is one entry of the keeper's history (status API, `milvus-ha history`).
 type Event struct {
 	At     time.Time `json:"at"`
-	Kind   string    `json:"kind"` // transition, promote, demote, refused, fenced, switchover, pause, resume
+	Kind   string    `json:"kind"` // start, transition, promote, demote, refused, fenced, check, handover, switchover, pause, resume, watchdog
 	Detail string    `json:"detail"`
 }
 
 const historyLen = 64
+
+// The inhibit reasons the keeper sets.
+const (
+	reasonSwitchover = "planned switchover (POST /resume to rejoin)"
+	reasonChecks     = "health checks"
+)
+
+// serviceHold is how long a node whose service failed stays out after
+// handing over (see checkPolicy).
+const serviceHold = 60 * time.Second
 
 // Options tune a Keeper.
 type Options struct {
@@ -60,8 +88,10 @@ type Options struct {
 }
 
 // New checks a native configuration with a keeper section and prepares the
-// node: it opens the store as a warm standby and the VRRP socket. Nothing
-// is served until Run.
+// node: the embedded store opens as a warm standby, or, for an external
+// service, the lease files are opened and a service found running is
+// stopped (this node is not the owner); then the VRRP socket opens.
+// Nothing is served until Run.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Keeper, error) {
 	if cfg.Keeper == nil {
 		return nil, errors.New("keeper: the configuration has no keeper section (a keepalived.conf runs the VRRP speaker alone)")
@@ -69,30 +99,41 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Keeper, error)
 	if len(cfg.Instances) != 1 {
 		return nil, fmt.Errorf("keeper: want exactly one VRRP instance, have %d", len(cfg.Instances))
 	}
-	if cfg.Keeper.Service.Kind != config.ServiceEmbedded {
-		return nil, fmt.Errorf("keeper: service %q is not supported by this build's keeper yet (embedded only)", cfg.Keeper.Service.Kind)
+	if err := checkControlListen(cfg.Keeper.API); err != nil {
+		return nil, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	k := &Keeper{
-		cfg:     cfg,
-		inst:    cfg.Instances[0],
-		log:     opts.Logger.With("node", cfg.Keeper.Node),
-		reg:     prometheus.NewRegistry(),
-		version: opts.Version,
+		cfg:  cfg,
+		inst: cfg.Instances[0],
+		log:  opts.Logger.With("node", cfg.Keeper.Node),
+		reg:  prometheus.NewRegistry(),
 	}
 	timing, err := Timing(cfg.Keeper.Timing, k.inst.Advert)
 	if err != nil {
 		return nil, fmt.Errorf("keeper: %w", err)
 	}
 	k.timing = timing
+	k.policy.serviceHold = serviceHold
+	k.peers.stale = max(k.inst.MasterDownInterval(), timing.LeaseTimeout)
 	k.metrics = newMetrics(k.reg, k)
-	db, err := k.openStandby(ctx)
+	if k.checks, err = k.buildChecks(); err != nil {
+		return nil, err
+	}
+	if cfg.Keeper.Service.Kind == config.ServiceEmbedded {
+		k.svc, err = newEmbedded(ctx, cfg, timing, k.log, opts.Version, k.lost)
+	} else {
+		k.svc, err = k.newExternal(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
-	k.db = db
+	if k.beacon, err = openBeacon(cfg.Keeper.DataDir, cfg.Keeper.Node); err != nil {
+		k.svc.close()
+		return nil, err
+	}
 	sp, err := speaker.New(k.inst, speaker.Options{
 		Logger:       k.log,
 		Metrics:      speaker.NewMetrics(k.reg),
@@ -101,11 +142,31 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Keeper, error)
 		OnTransition: k.onTransition,
 	})
 	if err != nil {
-		db.Close()
+		k.svc.close()
+		k.beacon.close()
 		return nil, err
 	}
 	k.speaker = sp
 	return k, nil
+}
+
+func (k *Keeper) newExternal(ctx context.Context) (*external, error) {
+	var x *external
+	drv, err := newDriver(k.cfg, k.log, func(ex service.Exit) {
+		if x != nil && !ex.Stopped {
+			x.serviceExited(ex)
+			k.serviceFailed("exited: " + ex.String())
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	x, err = newExternal(ctx, k.cfg, k.timing, k.log, drv, k.lost)
+	if err != nil {
+		return nil, err
+	}
+	k.ext = x
+	return x, nil
 }
 
 // Timing derives the lease timing from the configured preset and advert
@@ -114,92 +175,221 @@ func Timing(preset config.Timing, advert time.Duration) (guard.Timing, error) {
 	return guard.PresetTiming(string(preset), advert)
 }
 
-func (k *Keeper) openStandby(ctx context.Context) (*vectordb.DB, error) {
-	// A standby tails the owner's log directory; on a fresh data directory
-	// nobody has created it yet, and the tailer treats a missing directory
-	// as an error rather than as an empty log.
-	if err := os.MkdirAll(filepath.Join(k.cfg.Keeper.DataDir, "wal"), 0o755); err != nil {
-		return nil, fmt.Errorf("keeper: %w", err)
-	}
-	db, err := vectordb.Open(ctx, k.cfg.Keeper.DataDir, vectordb.Options{
-		NodeID:            k.cfg.Keeper.Node,
-		Mode:              vectordb.Standby,
-		LeaseTimeout:      k.timing.LeaseTimeout,
-		HeartbeatInterval: k.timing.HeartbeatInterval,
-		Logger:            k.log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("keeper: opening %s as standby: %w", k.cfg.Keeper.DataDir, err)
-	}
-	return db, nil
-}
-
 // Run runs the node until ctx ends; then it steps down cleanly (the VIP
 // goes first, then the service, then the lease).
 func (k *Keeper) Run(ctx context.Context) error {
-	ctl, err := k.startControl(ctx)
+	ctl, err := k.startControl()
 	if err != nil {
 		k.speaker.Close()
-		k.closeDB()
+		k.shutdown()
 		return err
 	}
 	defer ctl.Close()
-	k.record("start", fmt.Sprintf("node %s, VIP %v, priority %d, lease %v", k.cfg.Keeper.Node, k.inst.VIPs[0].Prefix, k.inst.Priority, k.timing.LeaseTimeout))
+	k.record("start", fmt.Sprintf("node %s, VIP %v, priority %d, service %s, lease %v", k.cfg.Keeper.Node,
+		k.inst.VIPs[0].Prefix, k.inst.Priority, k.cfg.Keeper.Service.Kind, k.timing.LeaseTimeout))
+	stopNodeChecks := k.startChecks(ctx, false)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		k.watchFence(ctx)
+		k.tick(ctx)
 	}()
 	err = k.speaker.Run(ctx)
+	stopNodeChecks()
 	wg.Wait()
-	k.closeDB()
+	k.shutdown()
 	return err
 }
 
-func (k *Keeper) closeDB() {
+// shutdown closes what Run leaves: the service (already stopped by the
+// speaker's shutdown if this node was master), the beacon, the watchdog.
+func (k *Keeper) shutdown() {
+	if k.svc.busy() {
+		k.log.Error("exiting while the service stop is not confirmed; the watchdog (if any) stays armed")
+	}
 	k.mu.Lock()
-	db := k.db
-	k.db = nil
+	wd := k.wd
+	k.wd = nil
 	k.mu.Unlock()
-	if db != nil {
-		db.Close()
+	if wd != nil {
+		if k.svc.busy() {
+			_ = wd.abandon()
+		} else {
+			_ = wd.disarm()
+		}
+	}
+	k.svc.close()
+	_ = k.beacon.close()
+}
+
+// tick runs the periodic work: the standby beacon (written when ready,
+// the peer's read), the check policy (hold-downs expire), the watchdog,
+// and for an external service the lease observation.
+func (k *Keeper) tick(ctx context.Context) {
+	beat := time.NewTicker(k.timing.HeartbeatInterval)
+	defer beat.Stop()
+	poll := time.NewTicker(k.timing.PollInterval)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+			if k.ext != nil {
+				k.ext.observe()
+			}
+		case <-beat.C:
+			k.tickWatchdog()
+			k.tickBeacon()
+			k.evaluate(ctx)
+		}
 	}
 }
 
-// BecomeMaster is the speaker's gate: take the lease and promote the store
-// (which seals the previous epoch's log), then serve the API. Only then may
-// the VIP be added.
+// tickWatchdog pets the watchdog while the lease is valid, and disarms it
+// once the service is down and this node is not (becoming) active.
+func (k *Keeper) tickWatchdog() {
+	k.mu.Lock()
+	wd, active := k.wd, k.active || k.activating
+	k.mu.Unlock()
+	if wd == nil {
+		return
+	}
+	busy := k.svc.busy()
+	switch {
+	case !active && !busy:
+		k.mu.Lock()
+		k.wd = nil
+		k.mu.Unlock()
+		if err := wd.disarm(); err != nil {
+			k.log.Warn("watchdog", "err", err)
+		}
+	case k.svc.mayServe() && !k.svc.escalate():
+		if err := wd.pet(); err != nil {
+			k.log.Error("watchdog", "err", err)
+			return
+		}
+		k.mu.Lock()
+		k.wdPets++
+		k.mu.Unlock()
+	}
+}
+
+func (k *Keeper) tickBeacon() {
+	now := time.Now()
+	vs, _ := k.speaker.Status()
+	k.mu.Lock()
+	why := ""
+	switch {
+	case k.active || k.activating:
+		why = "active"
+	case k.paused:
+		why = "paused"
+	case k.checkHold:
+		why = k.checkWhy
+	case vs.State != vrrp.StateBackup:
+		why = "VRRP " + vs.State.String()
+	}
+	k.mu.Unlock()
+	if why == "" {
+		if err := k.svc.standbyReady(); err != nil {
+			why = err.Error()
+		}
+	}
+	if err := k.beacon.write(why == "", why); err != nil {
+		k.log.Warn("standby beacon not written", "err", err)
+	}
+	b, ok, err := readPeerBeacon(k.cfg.Keeper.DataDir, k.cfg.Keeper.Node)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err != nil {
+		k.peerErr = err.Error()
+		k.metrics.beaconErrors.Inc()
+		return
+	}
+	k.peerErr = ""
+	k.peers.observe(now, b, ok)
+}
+
+// evaluate runs the check policy and applies its verdict: the check
+// inhibit on or off (on an active node: hand over at once).
+func (k *Keeper) evaluate(ctx context.Context) {
+	k.evalMu.Lock()
+	defer k.evalMu.Unlock()
+	now := time.Now()
+	k.mu.Lock()
+	ready, _ := k.peers.ready(now)
+	v := k.policy.decide(now, checkView{Active: k.active, Paused: k.paused, PeerReady: ready, Failing: k.failingLocked()})
+	was, whyWas := k.checkHold, k.checkWhy
+	k.checkHold, k.checkWhy = v.Inhibit, v.Reason
+	active := k.active
+	k.mu.Unlock()
+	if v.Inhibit != was {
+		if v.Inhibit && active {
+			k.metrics.handovers.Inc()
+			k.record("handover", v.Reason)
+		} else if v.Inhibit {
+			k.record("hold", v.Reason)
+		} else {
+			k.record("hold", "lifted: "+whyWas)
+		}
+		if err := k.speaker.Inhibit(ctx, reasonChecks, v.Inhibit); err != nil && ctx.Err() == nil {
+			k.log.Error("could not apply the check hold", "err", err)
+		}
+	} else if v.Stay && v.Reason != whyWas {
+		k.record("check", v.Reason)
+	}
+}
+
+// BecomeMaster is the speaker's gate: (watchdog armed,) lease taken and
+// the service up, in that order. Only then may the VIP be added.
 func (k *Keeper) BecomeMaster(ctx context.Context) error {
 	k.mu.Lock()
-	paused, db := k.paused, k.db
+	paused := k.paused
+	if !paused {
+		k.activating = true
+	}
 	k.mu.Unlock()
 	if paused {
 		return k.refuse("paused for maintenance")
 	}
-	if db == nil {
-		return k.refuse("store not open")
+	defer func() {
+		k.mu.Lock()
+		k.activating = false
+		k.mu.Unlock()
+	}()
+	if path := k.cfg.Keeper.Watchdog; path != "" {
+		k.mu.Lock()
+		wd := k.wd
+		k.mu.Unlock()
+		if wd == nil {
+			wd, err := openWatchdog(path, k.timing.ServeWindow())
+			if err != nil {
+				return k.refuse(err.Error())
+			}
+			if wd.timeout >= k.timing.LeaseTimeout {
+				k.log.Warn("the watchdog timeout exceeds the lease timeout: a hung keeper's service may outlive its lease by the difference",
+					"watchdog_timeout", wd.timeout, "lease_timeout", k.timing.LeaseTimeout)
+			}
+			k.mu.Lock()
+			k.wd = wd
+			k.mu.Unlock()
+			k.record("watchdog", "armed: "+path)
+		}
 	}
 	start := time.Now()
-	pctx, cancel := context.WithTimeout(ctx, 2*k.timing.LeaseTimeout+time.Second)
-	defer cancel()
-	if err := db.Promote(pctx); err != nil {
+	if err := k.svc.activate(ctx); err != nil {
 		if errors.Is(err, guard.ErrPeerAlive) {
 			return k.refuse("peer alive on storage: " + err.Error())
 		}
-		return k.refuse("promote failed: " + err.Error())
-	}
-	api, err := k.startAPI(db)
-	if err != nil {
-		// We hold the lease but cannot serve: give it back at once.
-		k.demote(ctx, "API could not start: "+err.Error())
 		return k.refuse(err.Error())
 	}
+	stop := k.startChecks(context.Background(), true)
 	k.mu.Lock()
-	k.api, k.active, k.blocked = api, true, ""
+	k.active, k.blocked, k.stopServices = true, "", stop
 	k.mu.Unlock()
 	k.metrics.promoteSeconds.Observe(time.Since(start).Seconds())
-	k.record("promote", fmt.Sprintf("store promoted and API serving in %v", time.Since(start).Round(time.Millisecond)))
+	k.record("promote", fmt.Sprintf("lease taken and %s serving in %v", k.cfg.Keeper.Service.Kind, time.Since(start).Round(time.Millisecond)))
 	return nil
 }
 
@@ -224,78 +414,35 @@ func (k *Keeper) refuse(why string) error {
 	return errors.New(why)
 }
 
-// LeftMaster runs after the VIP was removed: stop the API, then demote the
-// store (closing the primary releases the lease) and reopen it as standby.
+// LeftMaster runs after the VIP was removed: stop the service checks, then
+// the service, then release the lease.
 func (k *Keeper) LeftMaster(ctx context.Context) {
-	k.demote(ctx, "left MASTER")
-}
-
-func (k *Keeper) demote(ctx context.Context, why string) {
 	k.mu.Lock()
-	api, db := k.api, k.db
-	k.api, k.active, k.db = nil, false, nil
+	stop := k.stopServices
+	k.active, k.stopServices = false, nil
 	k.mu.Unlock()
-	if api != nil {
-		api.Stop()
+	if stop != nil {
+		stop()
 	}
-	if db != nil {
-		db.Close()
+	if err := k.svc.deactivate(ctx); err != nil {
+		k.metrics.stopFailures.Inc()
+		k.record("stop-failed", err.Error()+"; keeping the lease and retrying")
+	} else {
+		k.record("demote", "left MASTER: service stopped, lease released")
 	}
-	ndb, err := k.openStandby(ctx)
-	if err != nil {
-		k.log.Error("reopening the store as standby failed; will retry", "err", err)
-		go k.reopenLater()
-	}
-	k.mu.Lock()
-	if ndb != nil {
-		k.db = ndb
-	}
-	k.mu.Unlock()
-	k.record("demote", why)
+	k.tickWatchdog()
 }
 
-func (k *Keeper) reopenLater() {
-	for {
-		time.Sleep(k.timing.LeaseTimeout)
-		db, err := k.openStandby(context.Background())
-		if err == nil {
-			k.mu.Lock()
-			k.db = db
-			k.mu.Unlock()
-			return
-		}
-		k.log.Error("reopening the store as standby", "err", err)
+// lost is called when the service lost the right to serve on its own
+// (lease lost, store fenced): the VIP must go before the peer takes over.
+func (k *Keeper) lost(why string) {
+	if !k.isActive() {
+		return
 	}
-}
-
-// watchFence steps down when the store stops being primary on its own
-// (lease lost, storage failed): the VIP must go before the peer's takeover.
-func (k *Keeper) watchFence(ctx context.Context) {
-	t := time.NewTicker(k.timing.HeartbeatInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		k.mu.Lock()
-		db, active := k.db, k.active
-		k.mu.Unlock()
-		if !active || db == nil {
-			continue
-		}
-		select {
-		case <-db.Fenced():
-		default:
-			continue
-		}
-		why := "store fenced: " + db.Role().String()
-		k.record("fenced", why)
-		k.log.Error("stepping down", "reason", why)
-		_ = k.speaker.Inhibit(ctx, speaker.GateReason, true)
-		k.refuse(why)
-	}
+	k.record("fenced", why)
+	k.log.Error("stepping down", "reason", why)
+	_ = k.speaker.Inhibit(context.Background(), speaker.GateReason, true)
+	k.refuse(why)
 }
 
 func (k *Keeper) onTransition(t speaker.Transition) {
@@ -310,50 +457,4 @@ func (k *Keeper) record(kind, detail string) {
 	}
 	k.mu.Unlock()
 	k.log.Info(kind, "detail", detail)
-}
-
-// apiServer is the Milvus API while this node is active.
-type apiServer struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func (k *Keeper) startAPI(db *vectordb.DB) (*apiServer, error) {
-	svc := k.cfg.Keeper.Service
-	ln, err := net.Listen("tcp", svc.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("keeper: API listen %s: %w", svc.Listen, err)
-	}
-	var hln net.Listener
-	if svc.HealthListen != "" {
-		if hln, err = net.Listen("tcp", svc.HealthListen); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("keeper: health listen %s: %w", svc.HealthListen, err)
-		}
-	}
-	srv := milvusapi.New(db, milvusapi.Options{Version: k.version, Logger: k.log})
-	ctx, cancel := context.WithCancel(context.Background())
-	a := &apiServer{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(a.done)
-		var wg sync.WaitGroup
-		if hln != nil {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_ = srv.ServeHealth(ctx, hln)
-			}()
-		}
-		if err := srv.Serve(ctx, ln); err != nil && ctx.Err() == nil {
-			k.log.Error("Milvus API stopped", "err", err)
-		}
-		wg.Wait()
-	}()
-	return a, nil
-}
-
-// Stop stops serving and waits for the listeners to close.
-func (a *apiServer) Stop() {
-	a.cancel()
-	<-a.done
 }

@@ -1,0 +1,343 @@
+package keeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/milvus-ha/milvus-ha/internal/config"
+	"github.com/milvus-ha/milvus-ha/internal/guard"
+	"github.com/milvus-ha/milvus-ha/internal/service"
+)
+
+// Bounds of the external service's steps. Start blocks the speaker's gate
+// (no VIP before the service is up); a Milvus container may take a minute
+// to report healthy.
+const (
+	startTimeout = 2 * time.Minute
+	// stopGrace is added to the driver's own stop timeout before a Stop is
+	// counted as failed.
+	stopGrace = 5 * time.Second
+	// stopEscalateAfter failed stops (while the lease is still held and
+	// renewed) end the watchdog's petting: with a watchdog the host then
+	// resets, which is the only certain stop left.
+	stopEscalateAfter = 3
+	// stopRetryMax bounds the delay between two stop attempts.
+	stopRetryMax = 10 * time.Second
+)
+
+// external is a service the keeper starts and stops through a driver
+// (docker, exec, systemd). It knows nothing of the lease, so the keeper is
+// its fence (DESIGN.md): the keeper takes the lease itself, starts the
+// service only while holding it, keeps renewing it until a stop is
+// certain, and stops the service at once when the lease is lost.
+type external struct {
+	timing  guard.Timing
+	log     *slog.Logger
+	g       *guard.Guard
+	drv     service.Driver
+	address string // Milvus gRPC address, "" if not configured
+	// lost tells the keeper that the lease ended under a running service.
+	lost func(why string)
+
+	mu           sync.Mutex
+	hbCancel     context.CancelFunc
+	hbDone       chan struct{}
+	running      bool // Start was called and no Stop confirmed since
+	stopPending  bool // a failed Stop is being retried in the background
+	stopFailures int
+	exited       string // an exit of the service the driver reported while running
+	observed     guard.Status
+	observeErr   error
+}
+
+func newExternal(ctx context.Context, cfg *config.Config, timing guard.Timing, log *slog.Logger, drv service.Driver, lost func(string)) (*external, error) {
+	x := &external{timing: timing, log: log, drv: drv, address: cfg.Keeper.Service.Address, lost: lost}
+	g, err := guard.Open(cfg.Keeper.DataDir, cfg.Keeper.Node, timing, guard.WithLogger(log), guard.WithOnLost(x.leaseLost))
+	if err != nil {
+		return nil, fmt.Errorf("keeper: %w", err)
+	}
+	x.g = g
+	// Not the owner yet: whatever runs was started by someone else (an
+	// earlier keeper, an operator, a container restart policy) and is not
+	// fenced by us. Stop it before anything else.
+	sctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	was, err := service.EnsureStopped(sctx, drv)
+	if err != nil {
+		g.Close()
+		return nil, fmt.Errorf("keeper: %w", err)
+	}
+	if was {
+		log.Warn("the service was running on a node that does not hold the lease; stopped it", "service", drv.Name())
+	}
+	return x, nil
+}
+
+// newDriver builds the driver for an external service kind.
+func newDriver(cfg *config.Config, log *slog.Logger, onExit func(service.Exit)) (service.Driver, error) {
+	s := cfg.Keeper.Service
+	switch s.Kind {
+	case config.ServiceExec:
+		ec := service.ExecConfig{Args: s.Command, Logger: log, OnExit: onExit}
+		switch s.Restart {
+		case "on-failure":
+			ec.Restart = service.RestartPolicy{Mode: service.RestartOnFailure}
+		case "always":
+			// A clean exit of an HA service is a failure too; the keeper
+			// hands over on any exit when a standby is ready, so the
+			// policy only matters when no standby is.
+			ec.Restart = service.RestartPolicy{Mode: service.RestartOnFailure, MaxRestarts: -1}
+		}
+		if s.Address != "" {
+			ec.Ready = func(ctx context.Context) error { return service.CheckMilvusGRPC(ctx, s.Address) }
+		}
+		return service.NewExec(ec)
+	case config.ServiceDocker:
+		cli, err := service.NewDockerClient()
+		if err != nil {
+			return nil, fmt.Errorf("keeper: docker: %w", err)
+		}
+		return service.NewDocker(cli, service.DockerConfig{Container: s.Container, Probe: s.Address, Logger: log})
+	case config.ServiceSystemd:
+		return service.NewSystemd(service.SystemdConfig{Unit: s.Unit, Logger: log})
+	}
+	return nil, fmt.Errorf("keeper: service kind %q has no driver", s.Kind)
+}
+
+// activate: lease (waiting briefly for a handing-over peer to release it),
+// heartbeat, then the service.
+func (x *external) activate(ctx context.Context) error {
+	x.mu.Lock()
+	pending := x.stopPending
+	x.mu.Unlock()
+	if pending {
+		return errors.New("the previous stop of the service is not confirmed yet")
+	}
+	actx, cancel := context.WithTimeout(ctx, 2*x.timing.LeaseTimeout+time.Second)
+	err := retryHandover(actx, x.timing, func(ctx context.Context) error {
+		_, err := x.g.Acquire(ctx)
+		return err
+	})
+	cancel()
+	if err != nil {
+		return err
+	}
+	hctx, hcancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := x.g.Heartbeat(hctx); err != nil && hctx.Err() == nil {
+			x.log.Error("lease heartbeat ended", "err", err)
+		}
+	}()
+	x.mu.Lock()
+	x.hbCancel, x.hbDone, x.running, x.exited = hcancel, done, true, ""
+	x.mu.Unlock()
+
+	sctx, cancel := context.WithTimeout(ctx, startTimeout)
+	err = x.drv.Start(sctx)
+	cancel()
+	if err != nil {
+		serr := x.deactivate(ctx)
+		return errors.Join(fmt.Errorf("start %s: %w", x.drv.Name(), err), serr)
+	}
+	return nil
+}
+
+// deactivate stops the service and releases the lease, in that order; the
+// lease is released only after the driver confirmed the stop.
+func (x *external) deactivate(ctx context.Context) error {
+	x.mu.Lock()
+	running, pending := x.running, x.stopPending
+	x.mu.Unlock()
+	if pending {
+		return errors.New("a stop of the service is already being retried")
+	}
+	if !running {
+		x.release(ctx)
+		return nil
+	}
+	if err := x.stopOnce(ctx); err != nil {
+		x.mu.Lock()
+		x.stopPending = true
+		x.mu.Unlock()
+		go x.retryStop()
+		return err
+	}
+	x.release(ctx)
+	return nil
+}
+
+func (x *external) stopOnce(ctx context.Context) error {
+	sctx, cancel := context.WithTimeout(ctx, service.DefaultStopTimeout+stopGrace)
+	defer cancel()
+	err := x.drv.Stop(sctx)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err != nil {
+		x.stopFailures++
+		x.log.Error("service stop not confirmed: keeping the storage lease", "service", x.drv.Name(), "failures", x.stopFailures, "err", err)
+		return fmt.Errorf("stop %s: %w", x.drv.Name(), err)
+	}
+	x.running, x.stopFailures = false, 0
+	return nil
+}
+
+// retryStop keeps trying until the stop is certain, then releases.
+func (x *external) retryStop() {
+	delay := time.Second
+	for {
+		time.Sleep(delay)
+		if err := x.stopOnce(context.Background()); err == nil {
+			break
+		}
+		delay = min(2*delay, stopRetryMax)
+	}
+	x.release(context.Background())
+	x.mu.Lock()
+	x.stopPending = false
+	x.mu.Unlock()
+	x.log.Info("service stop confirmed; lease released", "service", x.drv.Name())
+}
+
+// release ends the heartbeat and hands the lease back.
+func (x *external) release(ctx context.Context) {
+	x.mu.Lock()
+	cancel, done := x.hbCancel, x.hbDone
+	x.hbCancel, x.hbDone = nil, nil
+	x.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+	if err := x.g.Release(ctx); err != nil && !errors.Is(err, guard.ErrNotHolding) {
+		// Lost already (expired or taken over): nothing to hand back.
+		x.log.Info("lease not released", "err", err)
+	}
+}
+
+// leaseLost runs (guard's goroutine) when the held lease ended on its own:
+// the peer may take over SafetyMargin from now, so the service is killed
+// at once (a stop whose context has ended escalates to SIGKILL / the
+// engine's kill), then the keeper steps down; deactivate confirms the stop.
+func (x *external) leaseLost(err error) {
+	x.mu.Lock()
+	running := x.running
+	x.mu.Unlock()
+	if running {
+		ctx, cancel := context.WithTimeout(context.Background(), x.timing.SafetyMargin/2)
+		if serr := x.drv.Stop(ctx); serr == nil {
+			x.mu.Lock()
+			x.running = false
+			x.mu.Unlock()
+		}
+		cancel()
+	}
+	x.lost("storage lease lost: " + err.Error())
+}
+
+// serviceExited records an exit of the service that nobody asked for.
+func (x *external) serviceExited(ex service.Exit) {
+	if ex.Stopped {
+		return
+	}
+	x.mu.Lock()
+	x.exited = ex.String()
+	x.mu.Unlock()
+}
+
+func (x *external) standbyReady() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	switch {
+	case x.stopPending:
+		return errors.New("a stop of the service is not confirmed")
+	case x.running:
+		return errors.New("the service runs here")
+	}
+	return nil
+}
+
+func (x *external) busy() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.running || x.stopPending || x.hbCancel != nil
+}
+
+func (x *external) mayServe() bool { return x.g.MayServe() == nil }
+
+func (x *external) escalate() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.stopPending && x.stopFailures >= stopEscalateAfter
+}
+
+// check: the driver reports the service running (and it did not exit
+// since the last check), and Milvus answers CheckHealth when an address
+// is configured.
+func (x *external) check(ctx context.Context) error {
+	x.mu.Lock()
+	exited := x.exited
+	x.exited = ""
+	x.mu.Unlock()
+	if exited != "" {
+		return fmt.Errorf("%s exited: %s", x.drv.Name(), exited)
+	}
+	st, err := x.drv.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.State != service.StateRunning {
+		return fmt.Errorf("%s is %s", x.drv.Name(), st)
+	}
+	if x.address != "" {
+		return service.CheckMilvusGRPC(ctx, x.address)
+	}
+	return nil
+}
+
+// observe feeds the guard's observer while this node does not hold the
+// lease, so that a takeover decides without a fresh lease-timeout wait.
+func (x *external) observe() {
+	if _, held := x.g.Held(); held {
+		return
+	}
+	st, err := x.g.Observe()
+	x.mu.Lock()
+	x.observed, x.observeErr = st, err
+	x.mu.Unlock()
+}
+
+func (x *external) role() string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	switch {
+	case x.stopPending:
+		return "stopping"
+	case x.running:
+		return "primary"
+	}
+	return "standby"
+}
+
+func (x *external) lease() leaseInfo {
+	if epoch, held := x.g.Held(); held {
+		return leaseInfo{Epoch: epoch, Holder: x.g.Node(), State: "active", ValidFor: max(time.Until(x.g.ValidUntil()), 0), Verdict: "held by this node"}
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.observeErr != nil {
+		return leaseInfo{Verdict: "cannot read the lease: " + x.observeErr.Error()}
+	}
+	o := x.observed
+	return leaseInfo{Epoch: o.Owner.Epoch, Holder: o.Owner.Node, State: o.Owner.State.String(), Verdict: o.Verdict.String()}
+}
+
+func (x *external) close() {
+	x.g.Close()
+}
