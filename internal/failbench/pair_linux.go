@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"time"
 
 	"github.com/milvus-ha/milvus-ha/internal/keeper"
@@ -205,15 +204,21 @@ func (p *pair) waitReady(ctx context.Context, h *netlab.Host, within time.Durati
 var promoteRE = regexp.MustCompile(`serving in (\S+)$`)
 
 // promoteAfter returns the first promote event of h's keeper after t0:
-// when it finished and how long it took.
-func (p *pair) promoteAfter(ctx context.Context, h *netlab.Host, t0 time.Time) (at time.Time, took time.Duration, ok bool) {
+// when it finished, how long it took, and how often h's gate refused to
+// take over before it (peer alive on storage, ...).
+func (p *pair) promoteAfter(ctx context.Context, h *netlab.Host, t0 time.Time) (at time.Time, took time.Duration, refused int, ok bool) {
 	st, err := p.status(ctx, h)
 	if err != nil {
-		return at, 0, false
+		return at, 0, 0, false
 	}
-	evs := slices.Clone(st.Events)
-	for _, ev := range evs {
-		if ev.Kind != "promote" || !ev.At.After(t0) {
+	for _, ev := range st.Events {
+		if !ev.At.After(t0) {
+			continue
+		}
+		if ev.Kind == "refused" {
+			refused++
+		}
+		if ev.Kind != "promote" {
 			continue
 		}
 		m := promoteRE.FindStringSubmatch(ev.Detail)
@@ -224,9 +229,9 @@ func (p *pair) promoteAfter(ctx context.Context, h *netlab.Host, t0 time.Time) (
 		if err != nil {
 			continue
 		}
-		return ev.At, d, true
+		return ev.At, d, refused, true
 	}
-	return at, 0, false
+	return at, 0, refused, false
 }
 
 // demoteAfter returns when h's keeper first finished stepping down (VIP

@@ -100,6 +100,10 @@ type Phases struct {
 	// removed, API stopped, store closed, lease released), when it did so
 	// itself (host loss by link, switchover).
 	OldDown time.Duration
+	// Refused counts the new node's gate refusals between the fault and
+	// its takeover ("peer alive on storage": the old node still held the
+	// lease).
+	Refused int
 }
 
 // Result holds one system's samples for one scenario.
@@ -110,7 +114,10 @@ type Result struct {
 	Failed   []int           // failed calls per sample
 	Phases   []Phases        // per sample (milvus-ha failovers)
 	Missed   int             // repetitions without a sample
-	Note     string          // why there are no or fewer samples
+	// Repeated counts samples in which the client was interrupted more
+	// than once (the service went back and forth).
+	Repeated int
+	Note     string // why there are no or fewer samples
 }
 
 // Percentile is the nearest-rank q-quantile (0 < q ≤ 1) of ds: with fewer
@@ -232,18 +239,20 @@ func (r *Report) Write(w io.Writer) error {
 	b.WriteString("speed-up = recipe p50 / milvus-ha p50.\n")
 
 	b.WriteString("\nWhere milvus-ha's time goes (medians, from the fault): old node stepped down (lease released) | new node decides |\n")
-	b.WriteString("gate (lease, seal, promote, API) | VIP on the new node | VIP → first client success\n")
+	b.WriteString("gate (lease, seal, promote, API) | VIP on the new node | VIP → first client success | gate refusals (total)\n")
 	for _, res := range r.Results {
 		if res.System != MilvusHA || len(res.Phases) == 0 {
 			continue
 		}
 		var o, d, g, v, c []time.Duration
+		refused := 0
 		for _, p := range res.Phases {
 			o, d, g = appendPos(o, p.OldDown), appendPos(d, p.Detect), appendPos(g, p.Gate)
 			v, c = appendPos(v, p.VIP), appendPos(c, p.Client)
+			refused += p.Refused
 		}
-		fmt.Fprintf(&b, "  %-40s %8s | %8s | %8s | %8s | %8s\n", res.Scenario,
-			medianCell(o), medianCell(d), medianCell(g), medianCell(v), medianCell(c))
+		fmt.Fprintf(&b, "  %-40s %8s | %8s | %8s | %8s | %8s | %d\n", res.Scenario,
+			medianCell(o), medianCell(d), medianCell(g), medianCell(v), medianCell(c), refused)
 	}
 	for _, res := range r.Results {
 		if res.System != Recipe || len(res.Phases) == 0 {
@@ -255,6 +264,12 @@ func (r *Report) Write(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "  recipe %-33s fault → VIP on the backup %s | VIP → client success (notify script, cold start) %s\n",
 			res.Scenario, medianCell(v), medianCell(c))
+	}
+	for _, res := range r.Results {
+		if res.Repeated > 0 {
+			fmt.Fprintf(&b, "%s, %s: in %d of %d samples the client was interrupted more than once (gaps > %v; the table shows the longest).\n",
+				res.Scenario, res.System, res.Repeated, len(res.Samples), stallGap)
+		}
 	}
 	for _, res := range r.Results {
 		if res.Missed > 0 || res.Note != "" {
@@ -300,6 +315,22 @@ func short(d time.Duration) string {
 	default:
 		return d.Round(100 * time.Microsecond).String()
 	}
+}
+
+// stallGap is the gap between successes that counts as an interruption
+// (the client's normal gap is its interval plus one call).
+const stallGap = 100 * time.Millisecond
+
+// stalls counts the gaps between consecutive successes longer than min
+// whose later success falls in (t0, end].
+func stalls(successes []time.Time, t0, end time.Time, min time.Duration) int {
+	n := 0
+	for i := 1; i < len(successes); i++ {
+		if successes[i].After(t0) && !successes[i].After(end) && successes[i].Sub(successes[i-1]) > min {
+			n++
+		}
+	}
+	return n
 }
 
 // Outage is the client-visible unavailability around an event at t0: the

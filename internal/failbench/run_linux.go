@@ -125,6 +125,7 @@ type outcome struct {
 	recovered time.Time
 	failed    int
 	vipAt     time.Time
+	stalls    int // gaps between successes above stallGap
 }
 
 // startWorkload starts the retrying client against a rig and waits until it
@@ -191,6 +192,7 @@ func (m *meter) event(ctx context.Context, rl *rigLab, w *workload, to *netlab.H
 		return oc, errors.New("no success on both sides of the fault")
 	}
 	oc.outage, oc.recovered = gap, rec
+	oc.stalls = stalls(successes, oc.t0, oc.end, stallGap)
 	return oc, nil
 }
 
@@ -212,8 +214,11 @@ func (m *meter) file(sc Scenario, sys System, oc outcome, ph Phases, err error) 
 	res.Samples = append(res.Samples, oc.outage)
 	res.Failed = append(res.Failed, oc.failed)
 	res.Phases = append(res.Phases, ph)
+	if oc.stalls > 1 {
+		res.Repeated++
+	}
 	m.o.Logger.Info("measured", "scenario", sc, "system", sys, "unavailable", short(oc.outage), "failed_calls", oc.failed,
-		"vip", short(ph.VIP), "detect", short(ph.Detect), "gate", short(ph.Gate), "client", short(ph.Client))
+		"vip", short(ph.VIP), "detect", short(ph.Detect), "gate", short(ph.Gate), "client", short(ph.Client), "old_down", short(ph.OldDown), "refused", ph.Refused, "interruptions", oc.stalls)
 }
 
 // pairEvent measures one failover of the milvus-ha pair towards to and
@@ -225,11 +230,13 @@ func (m *meter) pairEvent(ctx context.Context, pr *pair, w *workload, sc Scenari
 	var ph Phases
 	var gate time.Duration
 	if err == nil {
-		if at, took, ok := pr.promoteAfter(ctx, to, oc.t0); ok {
+		at, took, refused, ok := pr.promoteAfter(ctx, to, oc.t0)
+		if ok {
 			gate = took
 			ph.Gate = took
 			ph.Detect = at.Add(-took).Sub(oc.t0)
 		}
+		ph.Refused = refused
 		if at, ok := pr.demoteAfter(ctx, pr.other(to), oc.t0); ok {
 			ph.OldDown = at.Sub(oc.t0)
 		}
@@ -462,7 +469,7 @@ func (m *meter) p4(ctx context.Context, pr *pair) error {
 			err = pr.waitReady(ctx, pr.a, 5*time.Minute)
 		}
 		if err == nil {
-			_, took, _ = pr.promoteAfter(ctx, pr.a, t0)
+			_, took, _, _ = pr.promoteAfter(ctx, pr.a, t0)
 		}
 		addPromote(took, err)
 		if err != nil {
