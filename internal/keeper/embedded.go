@@ -65,6 +65,8 @@ type embedded struct {
 	log     *slog.Logger
 	version string
 	lost    func(why string)
+	// peerStopping: the peer says it is stepping down (handover wait).
+	peerStopping func() bool
 
 	mu      sync.Mutex
 	db      *vectordb.DB // standby or primary; nil while reopening
@@ -72,8 +74,8 @@ type embedded struct {
 	unwatch context.CancelFunc
 }
 
-func newEmbedded(ctx context.Context, cfg *config.Config, timing guard.Timing, log *slog.Logger, version string, lost func(string)) (*embedded, error) {
-	e := &embedded{cfg: cfg, timing: timing, log: log, version: version, lost: lost}
+func newEmbedded(ctx context.Context, cfg *config.Config, timing guard.Timing, log *slog.Logger, version string, lost func(string), peerStopping func() bool) (*embedded, error) {
+	e := &embedded{cfg: cfg, timing: timing, log: log, version: version, lost: lost, peerStopping: peerStopping}
 	db, err := e.openStandby(ctx)
 	if err != nil {
 		return nil, err
@@ -110,9 +112,9 @@ func (e *embedded) activate(ctx context.Context) error {
 	if db == nil {
 		return errors.New("store not open")
 	}
-	pctx, cancel := context.WithTimeout(ctx, 2*e.timing.LeaseTimeout+time.Second)
+	pctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
-	err := retryHandover(pctx, e.timing, func(ctx context.Context) error { return db.Promote(ctx) })
+	err := retryHandover(pctx, e.timing, e.peerStopping, func(ctx context.Context) error { return db.Promote(ctx) })
 	if err != nil {
 		if errors.Is(err, guard.ErrPeerAlive) {
 			return err
@@ -265,17 +267,19 @@ func dialAddr(listen string) string {
 }
 
 // retryHandover runs take (a lease acquisition) and, while it fails with
-// ErrPeerAlive, tries again for up to a lease timeout: when VRRP moves
-// mastership on purpose (priority-0 advert, preemption) the old master is
-// still stopping its service and releases the lease a moment later, and
-// waiting for that is much cheaper than refusing and retrying through the
-// inhibit. A peer that keeps its lease longer (network cut between the
-// hosts with storage reachable) still gets a refusal.
-func retryHandover(ctx context.Context, t guard.Timing, take func(context.Context) error) error {
+// ErrPeerAlive, tries again for up to a lease timeout, and for as long as
+// the peer's beacon says it is stepping down: when VRRP moves mastership
+// on purpose (priority-0 advert, preemption) the old master is still
+// stopping its service and releases the lease when done, and waiting for
+// that is much cheaper than refusing and retrying through the inhibit
+// (which can make the two nodes take turns starting and stopping). A peer
+// that keeps its lease without stepping down (network cut between the
+// hosts with storage reachable) gets a refusal after a lease timeout.
+func retryHandover(ctx context.Context, t guard.Timing, peerStopping func() bool, take func(context.Context) error) error {
 	deadline := time.Now().Add(t.LeaseTimeout)
 	for {
 		err := take(ctx)
-		if err == nil || !errors.Is(err, guard.ErrPeerAlive) || time.Now().After(deadline) {
+		if err == nil || !errors.Is(err, guard.ErrPeerAlive) || time.Now().After(deadline) && !peerStopping() {
 			return err
 		}
 		select {

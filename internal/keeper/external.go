@@ -42,6 +42,8 @@ type external struct {
 	address string // Milvus gRPC address, "" if not configured
 	// lost tells the keeper that the lease ended under a running service.
 	lost func(why string)
+	// peerStopping: the peer says it is stepping down (handover wait).
+	peerStopping func() bool
 
 	mu           sync.Mutex
 	hbCancel     context.CancelFunc
@@ -54,8 +56,8 @@ type external struct {
 	observeErr   error
 }
 
-func newExternal(ctx context.Context, cfg *config.Config, timing guard.Timing, log *slog.Logger, drv service.Driver, lost func(string)) (*external, error) {
-	x := &external{timing: timing, log: log, drv: drv, address: cfg.Keeper.Service.Address, lost: lost}
+func newExternal(ctx context.Context, cfg *config.Config, timing guard.Timing, log *slog.Logger, drv service.Driver, lost func(string), peerStopping func() bool) (*external, error) {
+	x := &external{timing: timing, log: log, drv: drv, address: cfg.Keeper.Service.Address, lost: lost, peerStopping: peerStopping}
 	g, err := guard.Open(cfg.Keeper.DataDir, cfg.Keeper.Node, timing, guard.WithLogger(log), guard.WithOnLost(x.leaseLost))
 	if err != nil {
 		return nil, fmt.Errorf("keeper: %w", err)
@@ -117,8 +119,8 @@ func (x *external) activate(ctx context.Context) error {
 	if pending {
 		return errors.New("the previous stop of the service is not confirmed yet")
 	}
-	actx, cancel := context.WithTimeout(ctx, 2*x.timing.LeaseTimeout+time.Second)
-	err := retryHandover(actx, x.timing, func(ctx context.Context) error {
+	actx, cancel := context.WithTimeout(ctx, startTimeout)
+	err := retryHandover(actx, x.timing, x.peerStopping, func(ctx context.Context) error {
 		_, err := x.g.Acquire(ctx)
 		return err
 	})

@@ -49,6 +49,7 @@ type Keeper struct {
 	mu           sync.Mutex
 	active       bool
 	activating   bool
+	leaving      bool // LeftMaster is stopping the service
 	paused       bool
 	blocked      string // why the gate last refused ("peer alive on storage: ...")
 	policy       checkPolicy
@@ -123,7 +124,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Keeper, error)
 		return nil, err
 	}
 	if cfg.Keeper.Service.Kind == config.ServiceEmbedded {
-		k.svc, err = newEmbedded(ctx, cfg, timing, k.log, opts.Version, k.lost)
+		k.svc, err = newEmbedded(ctx, cfg, timing, k.log, opts.Version, k.lost, k.peerStopping)
 	} else {
 		k.svc, err = k.newExternal(ctx)
 	}
@@ -161,7 +162,7 @@ func (k *Keeper) newExternal(ctx context.Context) (*external, error) {
 	if err != nil {
 		return nil, err
 	}
-	x, err = newExternal(ctx, k.cfg, k.timing, k.log, drv, k.lost)
+	x, err = newExternal(ctx, k.cfg, k.timing, k.log, drv, k.lost, k.peerStopping)
 	if err != nil {
 		return nil, err
 	}
@@ -281,6 +282,8 @@ func (k *Keeper) tickBeacon() {
 	k.mu.Lock()
 	why := ""
 	switch {
+	case k.leaving:
+		why = beaconStopping
 	case k.active || k.activating:
 		why = "active"
 	case k.paused:
@@ -419,8 +422,16 @@ func (k *Keeper) refuse(why string) error {
 func (k *Keeper) LeftMaster(ctx context.Context) {
 	k.mu.Lock()
 	stop := k.stopServices
-	k.active, k.stopServices = false, nil
+	k.active, k.stopServices, k.leaving = false, nil, true
 	k.mu.Unlock()
+	// Tell the peer at once: its gate waits for our release while it sees
+	// us stopping, instead of refusing after a lease timeout.
+	k.tickBeacon()
+	defer func() {
+		k.mu.Lock()
+		k.leaving = false
+		k.mu.Unlock()
+	}()
 	if stop != nil {
 		stop()
 	}
@@ -431,6 +442,15 @@ func (k *Keeper) LeftMaster(ctx context.Context) {
 		k.record("demote", "left MASTER: service stopped, lease released")
 	}
 	k.tickWatchdog()
+}
+
+// peerStopping says whether the peer's beacon, fresh, says it is stepping
+// down (it left MASTER and is stopping its service).
+func (k *Keeper) peerStopping() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	p := k.peers
+	return p.moved && p.last.Why == beaconStopping && time.Since(p.changed) <= p.stale
 }
 
 // lost is called when the service lost the right to serve on its own

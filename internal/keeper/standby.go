@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
@@ -27,6 +28,9 @@ const (
 	beaconMagic  = "MHASTBY1"
 	beaconWhyMax = 160
 	beaconNodeMx = 64
+	// beaconStopping is the reason a stepping-down node gives: it still
+	// holds the lease and will release it when its service stopped.
+	beaconStopping = "stopping"
 )
 
 // beacon is one standby record.
@@ -97,6 +101,7 @@ func beaconPath(dir, node string) string {
 // like the lease records, so the peer reads the latest through its own
 // open descriptor on a shared filesystem).
 type beaconFile struct {
+	mu      sync.Mutex
 	f       *os.File
 	node    string
 	counter uint64
@@ -111,6 +116,8 @@ func openBeacon(dir, node string) (*beaconFile, error) {
 }
 
 func (b *beaconFile) write(ready bool, why string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.counter++
 	r := encodeBeacon(beacon{Node: b.node, Counter: b.counter, Ready: ready, Why: why})
 	if _, err := b.f.WriteAt(r[:], 0); err != nil {
