@@ -160,25 +160,24 @@ type Report struct {
 	// on the milvus-ha pair; Stored is what the pair held at the end
 	// (count(*) through the VIP), which must not be below Acked.
 	Calls, Acked, Stored int64
-	Results              []Result
+	Results              []*Result
 	Notes                []string
 }
 
 // Result returns the result for a scenario and system, adding an empty one.
 func (r *Report) Result(sc Scenario, sys System) *Result {
-	for i := range r.Results {
-		if r.Results[i].Scenario == sc && r.Results[i].System == sys {
-			return &r.Results[i]
-		}
+	if res := r.find(sc, sys); res != nil {
+		return res
 	}
-	r.Results = append(r.Results, Result{Scenario: sc, System: sys})
-	return &r.Results[len(r.Results)-1]
+	res := &Result{Scenario: sc, System: sys}
+	r.Results = append(r.Results, res)
+	return res
 }
 
 func (r *Report) find(sc Scenario, sys System) *Result {
-	for i := range r.Results {
-		if r.Results[i].Scenario == sc && r.Results[i].System == sys {
-			return &r.Results[i]
+	for _, res := range r.Results {
+		if res.Scenario == sc && res.System == sys {
+			return res
 		}
 	}
 	return nil
