@@ -223,28 +223,36 @@ func (k *Keeper) shutdown() {
 	_ = k.beacon.close()
 }
 
-// tick runs the periodic work: the standby beacon (written when ready,
-// the peer's read), the check policy (hold-downs expire), the watchdog,
-// and for an external service the lease observation.
+// tick runs the periodic work, in three loops so that storage I/O that
+// hangs (the beacon, the lease observation) never delays the watchdog or
+// the check policy: the standby beacon (written when ready, the peer's
+// read), the check policy (hold-downs expire) and the watchdog, and for an
+// external service the lease observation.
 func (k *Keeper) tick(ctx context.Context) {
-	beat := time.NewTicker(k.timing.HeartbeatInterval)
-	defer beat.Stop()
-	poll := time.NewTicker(k.timing.PollInterval)
-	defer poll.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-poll.C:
-			if k.ext != nil {
-				k.ext.observe()
+	every := func(d time.Duration, fn func()) func() {
+		return func() {
+			t := time.NewTicker(d)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					fn()
+				}
 			}
-		case <-beat.C:
-			k.tickWatchdog()
-			k.tickBeacon()
-			k.evaluate(ctx)
 		}
 	}
+	var wg sync.WaitGroup
+	wg.Go(every(k.timing.HeartbeatInterval, k.tickBeacon))
+	if k.ext != nil {
+		wg.Go(every(k.timing.PollInterval, k.ext.observe))
+	}
+	every(k.timing.HeartbeatInterval, func() {
+		k.tickWatchdog()
+		k.evaluate(ctx)
+	})()
+	wg.Wait()
 }
 
 // tickWatchdog pets the watchdog while the lease is valid, and disarms it
@@ -425,8 +433,9 @@ func (k *Keeper) LeftMaster(ctx context.Context) {
 	k.active, k.stopServices, k.leaving = false, nil, true
 	k.mu.Unlock()
 	// Tell the peer at once: its gate waits for our release while it sees
-	// us stopping, instead of refusing after a lease timeout.
-	k.tickBeacon()
+	// us stopping, instead of refusing after a lease timeout. (Not on this
+	// goroutine: the storage may be what failed.)
+	go k.tickBeacon()
 	defer func() {
 		k.mu.Lock()
 		k.leaving = false

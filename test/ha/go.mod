@@ -3,6 +3,7 @@ module github.com/milvus-ha/milvus-ha/test/ha
 go 1.26.8
 
 require (
+	github.com/hanwen/go-fuse/v2 v2.12.1
 	github.com/milvus-ha/milvus-ha v0.0.0
 	github.com/milvus-io/milvus/client/v2 v2.6.2
 	google.golang.org/grpc v1.85.0
