@@ -1,0 +1,2 @@
+// Package chaos is the fault-injection suite of milvus-ha.
+package chaos
