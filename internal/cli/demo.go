@@ -14,19 +14,32 @@ func newDemoCmd() *cobra.Command {
 		out       string
 		keepGoing bool
 		quick     bool
+		workload  string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Fail over a two-node pair in network namespaces while you watch (needs root)",
-		Long: `demo builds a throw-away lab of network namespaces (hosts a and b running
-milvus-ha, a client host, a shared directory), drives client traffic through
-the VIP, fails the preferred node several ways (host loss, process killed,
-service check failing), shows each failover and failback as it happens with
-the outage the client saw, writes a timeline plot, and removes the lab.`,
+		Long: `demo builds a throw-away lab of network namespaces (hosts a and b each
+running the milvus-ha keeper with its embedded Milvus-compatible server, a
+client host, a shared storage directory), inserts into a collection through
+the VIP with a Milvus gRPC client, fails the preferred node several ways (host
+loss, keeper killed, planned switchover, network cut between the hosts), shows
+each failover and failback as it happens with the outage the client saw,
+checks that every acknowledged insert is still there, writes a timeline plot,
+and removes the lab.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := demo.Preflight(); err != nil {
 				return err
+			}
+			var w demo.Workload
+			switch workload {
+			case "milvus":
+				w = &demo.Milvus{}
+			case "icmp":
+				w = &demo.Probe{}
+			default:
+				return fmt.Errorf("demo: --workload %q: want milvus or icmp", workload)
 			}
 			self, err := os.Executable()
 			if err != nil {
@@ -38,6 +51,7 @@ the outage the client saw, writes a timeline plot, and removes the lab.`,
 				SVG:       out,
 				Quick:     quick,
 				KeepGoing: keepGoing,
+				Workload:  w,
 			})
 			return err
 		},
@@ -45,5 +59,6 @@ the outage the client saw, writes a timeline plot, and removes the lab.`,
 	cmd.Flags().StringVar(&out, "out", "milvus-ha-demo-timeline.svg", "write the timeline plot (SVG) here")
 	cmd.Flags().BoolVar(&keepGoing, "keep-going", false, "continue after a failed expectation instead of stopping")
 	cmd.Flags().BoolVar(&quick, "quick", false, "fewer steps, shorter pauses")
+	cmd.Flags().StringVar(&workload, "workload", "milvus", "client traffic through the VIP: milvus (inserts, read back at the end) or icmp (echo requests)")
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/milvus-ha/milvus-ha/internal/netlab"
@@ -27,7 +28,7 @@ type Options struct {
 	Quick bool
 	// KeepGoing continues after a failed expectation instead of stopping.
 	KeepGoing bool
-	// Workload is the client traffic; nil means a Probe.
+	// Workload is the client traffic; nil means a Milvus client.
 	Workload Workload
 	// StepTimeout bounds each wait for a new VIP owner; 0 means 15 s.
 	StepTimeout time.Duration
@@ -49,6 +50,7 @@ type StepResult struct {
 	Want     string    // the node that should answer the VIP afterwards
 	Owner    string    // the node that did ("" if none in time)
 	Answered time.Time // first answer from Owner to a request sent after At
+	Stayed   bool      // Owner already answered before the step
 	Impact             // on the requests sent between At and End
 	Err      error
 }
@@ -64,8 +66,10 @@ var (
 // step is one scripted action and the VIP owner expected after it.
 type step struct {
 	fault, action string
-	do            func() error
+	do            func(ctx context.Context) error
 	want          *node
+	// check, if set, verifies more once the new owner has settled.
+	check func(ctx context.Context, r *StepResult) error
 }
 
 // demo is one run's state.
@@ -76,8 +80,14 @@ type demo struct {
 	lab    *netlab.Lab
 	client *netlab.Host
 	a, b   *node
-	dir    string
+	dir    string // the demo's temporary directory: configs, logs, shared data
+	data   string // the shared data directory, in dir
 	settle time.Duration
+	poll   *poller
+	owner  string // the node that answered after the last step
+
+	mu     sync.Mutex
+	events map[string][]event // per node, as polled
 }
 
 // Run builds the lab, starts the two nodes, drives the workload through
@@ -96,7 +106,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		opts.Out = io.Discard
 	}
 	if opts.Workload == nil {
-		opts.Workload = &Probe{}
+		opts.Workload = &Milvus{}
 	}
 	if opts.StepTimeout == 0 {
 		opts.StepTimeout = 15 * time.Second
@@ -109,7 +119,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		f.Close()
 		os.Remove(f.Name())
 	}
-	d := &demo{opts: opts, tl: NewTimeline(time.Now()), settle: 1500 * time.Millisecond}
+	d := &demo{opts: opts, tl: NewTimeline(time.Now()), settle: 1500 * time.Millisecond, events: map[string][]event{}}
 	if opts.Quick {
 		d.settle = 700 * time.Millisecond
 	}
@@ -125,6 +135,11 @@ func (d *demo) run(ctx context.Context, res *Result) (err error) {
 	} else if len(removed) > 0 {
 		d.say(time.Now(), "removed leftovers of earlier runs: %s", strings.Join(removed, " "))
 	}
+	if d.dir, err = os.MkdirTemp("", "milvus-ha-demo-"); err != nil {
+		return fmt.Errorf("demo: temporary directory: %w", err)
+	}
+	// Removed after the lab: its keepers write there until they stop.
+	defer os.RemoveAll(d.dir)
 	if d.lab, err = netlab.New(ctx, netlab.Options{StopGrace: 3 * time.Second}); err != nil {
 		return fmt.Errorf("demo: building the lab: %w", err)
 	}
@@ -140,24 +155,17 @@ func (d *demo) run(ctx context.Context, res *Result) (err error) {
 			d.say(time.Now(), "lab removed")
 		}
 	}()
-	if d.dir, err = os.MkdirTemp("", "milvus-ha-demo-"); err != nil {
-		return fmt.Errorf("demo: shared directory: %w", err)
-	}
-	defer os.RemoveAll(d.dir)
 	if err := d.build(ctx); err != nil {
 		return err
 	}
 
-	stateCtx, stopStates := context.WithCancel(context.Background())
-	statesDone := make(chan struct{})
+	pollCtx, stopPoll := context.WithCancel(context.Background())
+	pollDone := make(chan struct{})
 	go func() {
-		defer close(statesDone)
-		followStates(stateCtx, filepath.Join(d.dir, "events.log"), func(s NodeState) {
-			d.tl.NodeState(s)
-			d.say(s.At, "    %s is %s (priority %d)", s.Node, s.State, s.Priority)
-		})
+		defer close(pollDone)
+		d.poll.run(pollCtx, []*node{d.a, d.b})
 	}()
-	defer func() { stopStates(); <-statesDone }()
+	defer func() { stopPoll(); <-pollDone }()
 
 	for _, n := range []*node{d.a, d.b} {
 		if err := n.start(); err != nil {
@@ -167,7 +175,8 @@ func (d *demo) run(ctx context.Context, res *Result) (err error) {
 	now := time.Now()
 	d.tl.Mark(now, "milvus-ha started on a and b")
 	d.say(now, "started milvus-ha on a (priority %d) and b (priority %d)", d.a.priority, d.b.priority)
-	tgt := Target{Client: d.client, VIP: vip.Addr(), Nodes: []*netlab.Host{d.a.host, d.b.host}}
+	tgt := Target{Client: d.client, VIP: vip.Addr(), Nodes: []*netlab.Host{d.a.host, d.b.host},
+		Say: func(at time.Time, line string) { d.say(at, "%s", line) }}
 	if err := d.opts.Workload.Start(ctx, tgt, d.tl.Record); err != nil {
 		return err
 	}
@@ -206,7 +215,7 @@ func (d *demo) run(ctx context.Context, res *Result) (err error) {
 	return errors.Join(failed...)
 }
 
-// build adds the hosts and writes the node configs and hook.
+// build adds the hosts, writes the node configs and prepares the poller.
 func (d *demo) build(ctx context.Context) error {
 	hosts := map[string]*netlab.Host{}
 	for _, h := range []struct {
@@ -220,21 +229,19 @@ func (d *demo) build(ctx context.Context) error {
 		hosts[h.name] = host
 	}
 	d.client = hosts["client"]
-	notify := filepath.Join(d.dir, "notify.sh")
-	if err := os.WriteFile(notify, []byte(notifyScript(filepath.Join(d.dir, "events.log"))), 0o755); err != nil {
-		return fmt.Errorf("demo: notify hook: %w", err)
+	d.data = filepath.Join(d.dir, "shared")
+	if err := os.Mkdir(d.data, 0o755); err != nil {
+		return fmt.Errorf("demo: shared directory: %w", err)
 	}
 	mk := func(name string, prio int) (*node, error) {
-		log, flag := nodeFiles(d.dir, name)
 		file, text := RenderNodeConfig(NodeSpec{
-			Name: name, Priority: prio, VIP: vip, DataDir: d.dir,
-			CheckFlag: flag, Notify: notify + " " + name,
+			Name: name, Priority: prio, VIP: vip, VRID: 51, DataDir: d.data, API: apiListen,
 		})
 		conf := filepath.Join(d.dir, file)
 		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 			return nil, fmt.Errorf("demo: config of %s: %w", name, err)
 		}
-		return &node{host: hosts[name], binary: d.opts.Binary, conf: conf, log: log, flag: flag, priority: prio,
+		return &node{host: hosts[name], binary: d.opts.Binary, conf: conf, log: nodeLog(d.dir, name), api: apiListen, priority: prio,
 			exited: func(n *node, err error) {
 				d.say(time.Now(), "error: milvus-ha on %s exited unexpectedly (%v); last lines of its log:\n%s", n.name(), err, indent(n.logTail(10)))
 			}}, nil
@@ -246,31 +253,171 @@ func (d *demo) build(ctx context.Context) error {
 	if d.b, err = mk("b", 100); err != nil {
 		return err
 	}
-	d.say(time.Now(), "lab %s: hosts a %v, b %v, client %v; VIP %v; shared directory %s",
-		d.lab.Prefix(), addrA.Addr(), addrB.Addr(), addrClient.Addr(), vip.Addr(), d.dir)
+	d.poll = &poller{
+		every: 50 * time.Millisecond,
+		onTrans: func(node string, t transition) {
+			d.tl.NodeState(NodeState{At: t.At, Node: node, State: t.To.String(), Priority: t.Priority})
+		},
+		onEvent: d.nodeEvent,
+		onReach: func(node string, at time.Time, err error) {
+			if err != nil {
+				d.say(at, "    %s: status API not answering", node)
+			} else {
+				d.say(at, "    %s: status API answering again", node)
+			}
+		},
+	}
+	d.say(time.Now(), "lab %s: hosts a %v, b %v, client %v; VIP %v; shared storage %s",
+		d.lab.Prefix(), addrA.Addr(), addrB.Addr(), addrClient.Addr(), vip.Addr(), d.data)
 	return nil
 }
 
+// apiListen is where each keeper serves its status/control API, on the
+// loopback of its own host.
+const apiListen = "127.0.0.1:9700"
+
+// nodeEvent narrates one event from a keeper's history.
+func (d *demo) nodeEvent(node string, e event) {
+	d.mu.Lock()
+	d.events[node] = append(d.events[node], e)
+	d.mu.Unlock()
+	d.say(e.At, "    %s %s: %s", node, e.Kind, e.Detail)
+}
+
+// eventsSince returns node's events of kind after t.
+func (d *demo) eventsSince(node, kind string, t time.Time) []event {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []event
+	for _, e := range d.events[node] {
+		if e.Kind == kind && e.At.After(t) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // steps is the fault script. Every fault hits a, the preferred node; every
-// recovery brings the VIP back to it (preempt).
+// recovery brings the service back to it (preempt).
 func (d *demo) steps() []step {
 	a, b := d.a, d.b
 	s := []step{
-		{"host loss", "a's link down", a.host.LinkDown, b},
-		{"failback", "a's link up", a.host.LinkUp, a},
-		{"keeper killed", "kill -9 milvus-ha on a", func() error {
-			d.tl.NodeState(NodeState{At: time.Now(), Node: "a", State: "KILLED"})
-			return a.kill()
-		}, b},
-		{"failback", "milvus-ha restarted on a", a.start, a},
+		{fault: "host loss", action: "a's link down", want: b,
+			do: func(context.Context) error { return a.host.LinkDown() }},
+		{fault: "failback", action: "a's link up", want: a,
+			do: func(context.Context) error { return a.host.LinkUp() }},
+		{fault: "keeper killed", action: "kill -9 milvus-ha on a", want: b,
+			do: func(context.Context) error {
+				d.tl.NodeState(NodeState{At: time.Now(), Node: "a", State: "KILLED"})
+				return a.kill()
+			}},
+		{fault: "failback", action: "milvus-ha restarted on a", want: a,
+			do: func(context.Context) error { return a.start() }},
 	}
 	if d.opts.Quick {
 		return s
 	}
 	return append(s,
-		step{"service check fails", "a's check script starts failing", func() error { return a.setCheck(true) }, b},
-		step{"failback", "a's check script passes again", func() error { return a.setCheck(false) }, a},
+		step{fault: "planned switchover", action: "milvus-ha switchover on a", want: b,
+			do: func(ctx context.Context) error { return a.control(ctx, "switchover") }},
+		step{fault: "failback", action: "milvus-ha resume on a", want: a,
+			do: func(ctx context.Context) error { return a.control(ctx, "resume") }},
+		step{fault: "network cut", action: "a and b cut from each other", want: a,
+			do:    func(context.Context) error { return d.lab.Cut(a.host, b.host) },
+			check: d.checkCut},
+		step{fault: "heal", action: "the cut between a and b healed", want: a,
+			do:    func(context.Context) error { return d.lab.Heal(a.host, b.host) },
+			check: d.checkHealed},
 	)
+}
+
+// checkCut shows what the storage guard does when the two hosts cannot
+// hear each other but share the storage: b misses a's adverts and tries to
+// take over, its gate refuses because a's heartbeat still moves, and a
+// keeps serving. It fails if b ever became active.
+func (d *demo) checkCut(ctx context.Context, r *StepResult) error {
+	deadline := time.Now().Add(d.opts.StepTimeout)
+	var refused event
+	for {
+		if err := d.bStayedOut(r.At); err != nil {
+			return err
+		}
+		if rs := d.eventsSince("b", "refused", r.At); len(rs) > 0 {
+			refused = rs[0]
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("demo: during the cut: b did not try to take over within %v", d.opts.StepTimeout)
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	// Hold the cut a while longer: b keeps retrying and keeps being refused.
+	if err := sleep(ctx, d.settle); err != nil {
+		return err
+	}
+	if err := d.bStayedOut(r.At); err != nil {
+		return err
+	}
+	pb, pa := d.poll.latest("b"), d.poll.latest("a")
+	if !pa.st.Active || pa.err != nil {
+		return fmt.Errorf("demo: during the cut: a is not active (state %s, poll error %v)", pa.st.State, pa.err)
+	}
+	samples, _, _ := d.tl.Snapshot()
+	var acked, failed int
+	for _, s := range samples {
+		if s.At.After(r.At) && s.Done().Before(time.Now().Add(-d.resolve())) {
+			if s.OK {
+				acked++
+			} else {
+				failed++
+			}
+		}
+	}
+	d.say(time.Now(), "during the cut: b never took over: its gate refused %d times, %q (a's heartbeat still moves on the shared storage); b is %s; a stayed active and answered %d %ss through the VIP, %d failed",
+		len(d.eventsSince("b", "refused", r.At)), refusalReason(refused.Detail), pb.st.State, acked, d.opts.Workload.Noun(), failed)
+	return nil
+}
+
+// refusalReason is the gist of a gate refusal: "peer alive on storage: promote: guard: ..." → "peer alive on storage".
+func refusalReason(detail string) string {
+	if i := strings.Index(detail, ":"); i > 0 {
+		return detail[:i]
+	}
+	return detail
+}
+
+// bStayedOut fails if b became MASTER or active since t.
+func (d *demo) bStayedOut(t time.Time) error {
+	pb := d.poll.latest("b")
+	if pb.st.Active {
+		return fmt.Errorf("demo: during the cut: b is active too (split brain)")
+	}
+	for _, tr := range pb.st.Transitions {
+		if tr.At.After(t) && tr.To.String() == "MASTER" {
+			return fmt.Errorf("demo: during the cut: b became MASTER at t=%+.2fs", tr.At.Sub(d.tl.Start).Seconds())
+		}
+	}
+	return nil
+}
+
+// checkHealed waits for b to settle as BACKUP once it hears a again.
+func (d *demo) checkHealed(ctx context.Context, r *StepResult) error {
+	deadline := time.Now().Add(d.opts.StepTimeout)
+	for {
+		pb := d.poll.latest("b")
+		if pb.err == nil && pb.st.State == "BACKUP" && !pb.st.Active {
+			d.say(pb.at, "b is BACKUP again: it hears a's adverts")
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("demo: after the heal: b is %s, not BACKUP, after %v", pb.st.State, d.opts.StepTimeout)
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 // errInterrupted is the error of a run whose context ended.
@@ -287,6 +434,7 @@ func (d *demo) scenario(ctx context.Context, res *Result) []error {
 	if err != nil {
 		return []error{fmt.Errorf("demo: the VIP never came up on a: %w", err)}
 	}
+	d.owner = "a"
 	d.say(first.Done(), "VIP answered by a, the preferred node (%.0f ms after start)", ms(first.Done().Sub(start)))
 	if err := sleep(ctx, d.settle); err != nil {
 		return []error{fmt.Errorf("%w: %w", errInterrupted, err)}
@@ -310,13 +458,13 @@ func (d *demo) scenario(ctx context.Context, res *Result) []error {
 }
 
 // step plays one step: the action, the wait for the expected owner, the
-// narration, and a pause for the pair to settle.
+// narration, a pause for the pair to settle and the step's own check.
 func (d *demo) step(ctx context.Context, st step) (r StepResult) {
 	r = StepResult{Fault: st.fault, Action: st.action, Want: st.want.name(), At: time.Now()}
 	defer func() { r.End = time.Now() }()
 	d.tl.Mark(r.At, st.fault+": "+st.action)
 	d.say(r.At, "%s: %s", st.fault, st.action)
-	if err := st.do(); err != nil {
+	if err := st.do(ctx); err != nil {
 		r.Err = fmt.Errorf("demo: %s: %w", st.action, err)
 		return r
 	}
@@ -333,15 +481,25 @@ func (d *demo) step(ctx context.Context, st step) (r StepResult) {
 		return r
 	}
 	samples, _, _ := d.tl.Snapshot()
-	d.say(r.Answered, "VIP now answered by %s, %.0f ms after %s (%s)",
-		r.Owner, ms(r.Answered.Sub(r.At)), st.action, describe(Measure(samples, r.At, s.At)))
+	r.Stayed = r.Owner == d.owner
+	verb := "now"
+	if r.Stayed {
+		verb = "still"
+	}
+	d.owner = r.Owner
+	d.say(r.Answered, "VIP %s answered by %s, %.0f ms after %s; %s",
+		verb, r.Owner, ms(r.Answered.Sub(r.At)), st.action, d.describe(Measure(samples, r.At, r.Answered)))
 	if err := sleep(ctx, time.Until(r.Answered.Add(d.settle))); err != nil {
 		r.Err = err
 		return r
 	}
 	samples, _, _ = d.tl.Snapshot()
-	if r.Err = d.checkStable(samples, r, s.At); r.Err == nil {
-		d.noteStaleVIP(ctx, st.want)
+	if r.Err = d.checkStable(samples, r, s.At); r.Err != nil {
+		return r
+	}
+	d.noteStaleVIP(ctx, st.want)
+	if st.check != nil {
+		r.Err = st.check(ctx, &r)
 	}
 	return r
 }
@@ -431,9 +589,12 @@ func (d *demo) report(res *Result) {
 	d.printf("\n%-20s %-32s %-5s %9s %9s %6s %10s  %s\n", "fault", "action", "owner", "takeover", "outage", "failed", "slowest", "result")
 	for _, r := range res.Steps {
 		owner, takeover, result := r.Owner, "-", "ok"
-		if owner == "" {
+		switch {
+		case owner == "":
 			owner = "-"
-		} else {
+		case r.Stayed:
+			takeover = "stayed"
+		default:
 			takeover = fmt.Sprintf("%.0f ms", ms(r.Answered.Sub(r.At)))
 		}
 		switch {
@@ -444,7 +605,8 @@ func (d *demo) report(res *Result) {
 		}
 		d.printf("%-20s %-32s %-5s %9s %6.0f ms %6d %7.1f ms  %s\n", r.Fault, r.Action, owner, takeover, ms(r.Outage), r.Failed, ms(r.Slowest), result)
 	}
-	d.printf("takeover: from the fault to the first answer from the new owner; outage: time requests failed (probe timeout %v)\n", d.opts.Workload.RequestTimeout())
+	d.printf("takeover: from the action to the first answer from the expected node; outage: the longest time without an answer (last answer before it to first answer after); failed: %ss that failed or timed out (%v)\n",
+		d.opts.Workload.Noun(), d.opts.Workload.RequestTimeout())
 	d.printf("client workload: %s\n", res.Workload)
 }
 
@@ -454,7 +616,7 @@ func (d *demo) writeSVG(res *Result) error {
 	if err != nil {
 		return fmt.Errorf("demo: timeline plot: %w", err)
 	}
-	err = WriteSVG(f, Plot{Start: d.tl.Start, Samples: samples, Marks: marks, States: states, Steps: res.Steps, Nodes: []string{"a", "b"}})
+	err = WriteSVG(f, Plot{Start: d.tl.Start, Samples: samples, Marks: marks, States: states, Steps: res.Steps, Nodes: []string{"a", "b"}, Noun: d.opts.Workload.Noun()})
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -486,16 +648,26 @@ func sleep(ctx context.Context, dur time.Duration) error {
 }
 
 // describe says in words what the client saw.
-func describe(im Impact) string {
-	if im.Failed == 0 {
-		return fmt.Sprintf("no request failed; slowest answer %.1f ms", ms(im.Slowest))
-	}
-	plural := "s"
+func (d *demo) describe(im Impact) string {
+	noun := d.opts.Workload.Noun()
+	failed := "no " + noun + " failed"
 	if im.Failed == 1 {
-		plural = ""
+		failed = "1 " + noun + " failed"
+	} else if im.Failed > 1 {
+		failed = fmt.Sprintf("%d %ss failed", im.Failed, noun)
 	}
-	return fmt.Sprintf("outage %.0f ms: %d request%s failed", ms(im.Outage), im.Failed, plural)
+	if len(im.Gaps) == 0 {
+		return fmt.Sprintf("no outage (longest gap between answers %.0f ms), %s, slowest answer %.1f ms", ms(im.Outage), failed, ms(im.Slowest))
+	}
+	if im.FirstAnswer.IsZero() {
+		return fmt.Sprintf("outage of %.0f ms and counting: no answer since t=%+.2fs, %s", ms(im.Outage), d.rel(im.LastAnswer), failed)
+	}
+	return fmt.Sprintf("outage %.0f ms (last answer before at t=%+.2fs, first after at t=%+.2fs), %s",
+		ms(im.Outage), d.rel(im.LastAnswer), d.rel(im.FirstAnswer), failed)
 }
+
+// rel is t in seconds since the demo's start.
+func (d *demo) rel(t time.Time) float64 { return t.Sub(d.tl.Start).Seconds() }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 

@@ -25,63 +25,80 @@ func ok(msec int, by string) Sample {
 
 func lost(msec int) Sample { return Sample{At: at(msec), Latency: 500 * time.Millisecond} }
 
+// done is an answered request that completed at msec (sent 1 ms before).
+func done(msec int, by string) Sample {
+	return Sample{At: at(msec - 1), Latency: time.Millisecond, OK: true, ServedBy: by}
+}
+
 func TestMeasure(t *testing.T) {
 	tests := []struct {
-		name     string
-		samples  []Sample
-		from, to int
-		want     Impact
+		name        string
+		samples     []Sample
+		from, to    int
+		outage      time.Duration
+		last, first int // ms; first -1 = no answer after from
+		failed      int
+		gap         bool
 	}{
 		{
-			name:    "no failure",
-			samples: []Sample{ok(0, "a"), ok(10, "a"), ok(20, "b")},
-			to:      30,
-			want:    Impact{Slowest: time.Millisecond},
+			name:    "steady answers: no outage, the longest gap is the pace",
+			samples: []Sample{done(1, "a"), done(11, "a"), done(21, "b"), done(31, "b")},
+			from:    5, to: 40,
+			outage: 10 * time.Millisecond, last: 1, first: 11,
 		},
 		{
-			name:    "one run of failures ends at the next answered request",
-			samples: []Sample{ok(0, "a"), lost(10), lost(20), lost(30), ok(40, "b"), ok(50, "b")},
-			to:      60,
-			want:    Impact{Outage: 30 * time.Millisecond, Failed: 3, Slowest: time.Millisecond, Gaps: []Gap{{at(10), at(40)}}},
+			name: "failover: from the last answer before to the first after",
+			samples: []Sample{done(1, "a"), done(11, "a"), lost(20), lost(30), lost(40),
+				done(301, "b"), done(311, "b")},
+			from: 15, to: 400,
+			outage: 290 * time.Millisecond, last: 11, first: 301, failed: 3, gap: true,
 		},
 		{
-			name:    "two runs add up",
-			samples: []Sample{lost(0), ok(10, "a"), lost(20), lost(30), ok(50, "b")},
-			to:      60,
-			want:    Impact{Outage: 40 * time.Millisecond, Failed: 3, Slowest: time.Millisecond, Gaps: []Gap{{at(0), at(10)}, {at(20), at(50)}}},
+			name: "the longest of two gaps",
+			samples: []Sample{done(1, "a"), lost(10), done(101, "a"), lost(110), lost(120),
+				done(401, "b")},
+			from: 5, to: 500,
+			outage: 300 * time.Millisecond, last: 101, first: 401, failed: 3, gap: true,
 		},
 		{
-			name:    "a run still open at the window's end lasts until to",
-			samples: []Sample{ok(0, "a"), lost(10), lost(20)},
-			to:      100,
-			want:    Impact{Outage: 90 * time.Millisecond, Failed: 2, Slowest: time.Millisecond, Gaps: []Gap{{at(10), at(100)}}},
+			name:    "the old owner answering after the fault counts",
+			samples: []Sample{done(1, "a"), done(11, "a"), done(21, "a"), done(121, "b")},
+			from:    5, to: 200,
+			outage: 100 * time.Millisecond, last: 21, first: 121, gap: true,
 		},
 		{
-			name:    "requests outside the window are ignored",
-			samples: []Sample{lost(0), lost(5), ok(20, "a"), lost(200)},
-			from:    10,
-			to:      100,
-			want:    Impact{Slowest: time.Millisecond},
+			name:    "no answer since from: the outage runs to the window's end",
+			samples: []Sample{done(1, "a"), lost(10), lost(20)},
+			from:    5, to: 100,
+			outage: 99 * time.Millisecond, last: 1, first: -1, failed: 2, gap: true,
 		},
 		{
-			name: "a client that stalled is not an outage",
-			samples: []Sample{ok(0, "a"), ok(400, "a"),
-				{At: at(410), Latency: 80 * time.Millisecond, OK: true, ServedBy: "b"}},
-			to:   500,
-			want: Impact{Slowest: 80 * time.Millisecond},
+			name: "a slow answer with nothing failed below MinOutage is no outage",
+			samples: []Sample{done(1, "a"),
+				{At: at(5), Latency: 30 * time.Millisecond, OK: true, ServedBy: "a"}},
+			from: 2, to: 100,
+			outage: 34 * time.Millisecond, last: 1, first: 35,
+		},
+		{
+			name:    "answers after to are not seen",
+			samples: []Sample{done(1, "a"), lost(10), done(200, "b")},
+			from:    5, to: 100,
+			outage: 99 * time.Millisecond, last: 1, first: -1, failed: 1, gap: true,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Measure(tt.samples, at(tt.from), at(tt.to))
-			if got.Outage != tt.want.Outage || got.Failed != tt.want.Failed || got.Slowest != tt.want.Slowest ||
-				len(got.Gaps) != len(tt.want.Gaps) {
-				t.Fatalf("Measure = %+v, want %+v", got, tt.want)
+			wantFirst := time.Time{}
+			if tt.first >= 0 {
+				wantFirst = at(tt.first)
 			}
-			for i := range got.Gaps {
-				if !got.Gaps[i].From.Equal(tt.want.Gaps[i].From) || !got.Gaps[i].To.Equal(tt.want.Gaps[i].To) {
-					t.Fatalf("gap %d = %v, want %v", i, got.Gaps[i], tt.want.Gaps[i])
-				}
+			if got.Outage != tt.outage || !got.LastAnswer.Equal(at(tt.last)) || !got.FirstAnswer.Equal(wantFirst) ||
+				got.Failed != tt.failed || (len(got.Gaps) > 0) != tt.gap {
+				t.Fatalf("Measure = %+v\nwant outage %v from %d ms to %d ms, %d failed, gap %v", got, tt.outage, tt.last, tt.first, tt.failed, tt.gap)
+			}
+			if tt.gap && (!got.Gaps[0].From.Equal(got.LastAnswer) || got.Gaps[0].Len() != tt.outage) {
+				t.Errorf("gap %+v does not match the outage", got.Gaps[0])
 			}
 		})
 	}
@@ -131,8 +148,8 @@ func TestPreflight(t *testing.T) {
 func TestRenderNodeConfigLoads(t *testing.T) {
 	dir := t.TempDir()
 	spec := NodeSpec{
-		Name: "a", Priority: 150, VIP: netip.MustParsePrefix("198.18.0.100/24"), DataDir: dir,
-		CheckFlag: filepath.Join(dir, "a-check-fails"), Notify: filepath.Join(dir, "notify.sh") + " a",
+		Name: "a", Priority: 150, VIP: netip.MustParsePrefix("198.18.0.100/24"), VRID: 51,
+		DataDir: filepath.Join(dir, "shared"), API: "127.0.0.1:9700",
 	}
 	file, text := RenderNodeConfig(spec)
 	path := filepath.Join(dir, file)
@@ -146,45 +163,95 @@ func TestRenderNodeConfigLoads(t *testing.T) {
 	if len(warns) > 0 {
 		t.Errorf("warnings: %v", warns)
 	}
+	if cfg.Format != config.FormatYAML || cfg.Keeper == nil {
+		t.Fatalf("not a native keeper config (format %v):\n%s", cfg.Format, text)
+	}
+	k := cfg.Keeper
+	if k.Node != "a" || k.DataDir != spec.DataDir || k.API.Listen != spec.API {
+		t.Errorf("keeper = node %q, data_dir %q, api %q", k.Node, k.DataDir, k.API.Listen)
+	}
+	if k.Service.Kind != config.ServiceEmbedded || k.Service.Listen != ":19530" || k.Service.HealthListen != ":9091" {
+		t.Errorf("service = %+v, want embedded on :19530, health :9091", k.Service)
+	}
 	if len(cfg.Instances) != 1 {
 		t.Fatalf("%d instances, want 1", len(cfg.Instances))
 	}
 	in := cfg.Instances[0]
-	if in.Priority != 150 || in.Interface != "eth0" || in.Version != 3 || in.Advert != 100*time.Millisecond || in.Nopreempt {
-		t.Errorf("instance = priority %d, interface %q, version %d, advert %v, nopreempt %v",
-			in.Priority, in.Interface, in.Version, in.Advert, in.Nopreempt)
-	}
-	if len(in.TrackScripts) != 1 || in.TrackScripts[0].Name != "chk_service" {
-		t.Errorf("track_script = %+v", in.TrackScripts)
+	if in.Priority != 150 || in.Interface != "eth0" || in.VRID != 51 || in.Advert != 100*time.Millisecond || in.Nopreempt {
+		t.Errorf("instance = priority %d, interface %q, vrid %d, advert %v, nopreempt %v",
+			in.Priority, in.Interface, in.VRID, in.Advert, in.Nopreempt)
 	}
 	if len(in.VIPs) != 1 || in.VIPs[0].Prefix != spec.VIP {
 		t.Errorf("VIPs = %+v, want %v", in.VIPs, spec.VIP)
 	}
-	s := cfg.Scripts["chk_service"]
-	if s == nil || s.Weight != 0 || s.Fall != 1 || !strings.Contains(s.Command, spec.CheckFlag) {
-		t.Errorf("check script = %+v", s)
-	}
-	if g := in.Notify.Generic; g == nil || g.Command != spec.Notify {
-		t.Errorf("notify = %+v, want %q", g, spec.Notify)
-	}
 }
 
-func TestParseState(t *testing.T) {
-	s, ok := parseState("1735689600123456789 b MASTER 100")
-	if !ok || s.Node != "b" || s.State != "MASTER" || s.Priority != 100 || s.At.UnixNano() != 1735689600123456789 {
-		t.Fatalf("parseState = %+v, %v", s, ok)
+// A keeper's status answer, as GET /status writes it.
+const statusJSON = `{
+  "node": "b", "state": "BACKUP", "active": false, "role": "standby", "priority": 100,
+  "blocked": "peer alive on storage: promote: guard: peer alive on storage",
+  "vip": "198.18.0.100/24", "lease_timeout_ms": 500,
+  "transitions": [
+    {"At": "2025-01-01T00:00:01Z", "From": 0, "To": 1, "Priority": 100, "Reason": "startup"},
+    {"At": "2025-01-01T00:00:03Z", "From": 1, "To": 2, "Priority": 100, "Reason": "master down"}
+  ],
+  "events": [
+    {"at": "2025-01-01T00:00:02Z", "kind": "refused", "detail": "peer alive on storage: x"},
+    {"at": "2025-01-01T00:00:01Z", "kind": "start", "detail": "node b"}
+  ]
+}`
+
+func TestParseStatusAndNews(t *testing.T) {
+	st, err := parseStatus([]byte(statusJSON))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, bad := range []string{"", "x b MASTER 100", "1 b MASTER", "1 b MASTER x", "-5 a BACKUP 1", "1 a B 1 extra"} {
-		if _, ok := parseState(bad); ok {
-			t.Errorf("parseState(%q) accepted", bad)
+	if st.Node != "b" || st.State != "BACKUP" || st.Active || !strings.HasPrefix(st.Blocked, "peer alive on storage") {
+		t.Fatalf("status = %+v", st)
+	}
+	ts, es, cur := cursor{}.news(st)
+	if len(ts) != 2 || ts[0].To.String() != "BACKUP" || ts[1].To.String() != "MASTER" {
+		t.Errorf("transitions = %+v", ts)
+	}
+	if len(es) != 2 || es[0].Kind != "start" || es[1].Kind != "refused" {
+		t.Errorf("events not oldest first: %+v", es)
+	}
+	// Nothing new: nothing reported again.
+	if ts, es, _ := cur.news(st); len(ts)+len(es) != 0 {
+		t.Errorf("old history reported again: %+v %+v", ts, es)
+	}
+	// One new event.
+	st.Events = append(st.Events, event{At: t0.Add(5 * time.Second), Kind: "promote"})
+	if ts, es, _ := cur.news(st); len(ts) != 0 || len(es) != 1 || es[0].Kind != "promote" {
+		t.Errorf("news = %+v %+v, want the promote only", ts, es)
+	}
+	for _, bad := range []string{"", "{", "[]", `{"node": "a"}`, `{"state": "MASTER"}`, `{"node": "a", "state": "BACKUP", "events": 3}`} {
+		if _, err := parseStatus([]byte(bad)); err == nil {
+			t.Errorf("parseStatus(%q) accepted", bad)
 		}
 	}
 }
 
-func FuzzParseState(f *testing.F) {
-	f.Add("1735689600123456789 b MASTER 100")
-	f.Add("1 a FAULT -3")
-	f.Fuzz(func(t *testing.T, s string) { parseState(s) })
+func FuzzParseStatus(f *testing.F) {
+	f.Add([]byte(statusJSON))
+	f.Add([]byte(`{"node":"a","state":"MASTER","events":[{"at":"x"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if st, err := parseStatus(b); err == nil {
+			cursor{}.news(st)
+		}
+	})
+}
+
+func TestRefusalReason(t *testing.T) {
+	for in, want := range map[string]string{
+		"peer alive on storage: promote: guard: peer alive on storage: epoch 7": "peer alive on storage",
+		"paused for maintenance": "paused for maintenance",
+		"":                       "",
+	} {
+		if got := refusalReason(in); got != want {
+			t.Errorf("refusalReason(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 func TestEchoReply(t *testing.T) {
@@ -258,7 +325,7 @@ func TestWriteSVG(t *testing.T) {
 	if counts["svg"] != 1 || counts["circle"] < 4+2 { // 4 answers + legend
 		t.Errorf("elements %v", counts)
 	}
-	for _, want := range []string{"host loss: a's link <down> & out", "20 ms", "MASTER", "no answer"} {
+	for _, want := range []string{"host loss: a's link <down> & out", "20 ms", "MASTER", "failed", "one request from the client host"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("SVG text lacks %q", want)
 		}

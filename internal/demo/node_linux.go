@@ -1,11 +1,13 @@
 package demo
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/milvus-ha/milvus-ha/internal/netlab"
 )
@@ -17,7 +19,7 @@ type node struct {
 	binary   string
 	conf     string
 	log      string
-	flag     string // the check script fails while this exists
+	api      string // the keeper's status/control API, inside the host
 	priority int
 
 	proc     *netlab.Process
@@ -61,15 +63,13 @@ func (n *node) kill() error {
 	return n.proc.Kill()
 }
 
-// setCheck makes the node's check script fail (true) or pass.
-func (n *node) setCheck(fail bool) error {
-	if fail {
-		return os.WriteFile(n.flag, []byte("failing on purpose (milvus-ha demo)\n"), 0o644)
-	}
-	if err := os.Remove(n.flag); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	return nil
+// control runs `milvus-ha <verb>` (switchover, resume, ...) in the node's
+// host against its keeper, as an operator would.
+func (n *node) control(ctx context.Context, verb string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := n.host.Run(ctx, n.binary, verb, "--api", n.api)
+	return err
 }
 
 // logTail returns the last lines of the node's log.
@@ -82,6 +82,4 @@ func (n *node) logTail(lines int) string {
 	return strings.Join(all[max(0, len(all)-lines):], "\n")
 }
 
-func nodeFiles(dir, name string) (log, flag string) {
-	return filepath.Join(dir, name+".log"), filepath.Join(dir, name+"-check-fails")
-}
+func nodeLog(dir, name string) string { return filepath.Join(dir, name+".log") }

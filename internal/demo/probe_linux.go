@@ -58,6 +58,9 @@ func (p *Probe) timeout() time.Duration {
 // RequestTimeout implements Workload.
 func (p *Probe) RequestTimeout() time.Duration { return p.timeout() }
 
+// Noun implements Workload.
+func (p *Probe) Noun() string { return "echo request" }
+
 // Describe implements Workload.
 func (p *Probe) Describe() string {
 	return fmt.Sprintf("ICMP echo to the VIP every %v, answering host told by the reply's source MAC", p.interval())

@@ -1,73 +1,79 @@
 package demo
 
 import (
-	"bytes"
-	"context"
-	"io"
-	"os"
-	"strconv"
-	"strings"
+	"encoding/json"
+	"fmt"
+	"slices"
 	"time"
+
+	"github.com/milvus-ha/milvus-ha/internal/vrrp"
 )
 
-// notifyScript is the nodes' generic notify hook: it appends one line
-// "<unix ns> <node> <STATE> <priority>" to the events file for each state
-// change (argv: node, then keepalived's INSTANCE <name> <STATE> <priority>).
-func notifyScript(events string) string {
-	return "#!/bin/sh\necho \"$(date +%s%N) $1 $4 $5\" >> '" + events + "'\n"
+// nodeStatus is the part of a keeper's GET /status the demo reads.
+type nodeStatus struct {
+	Node        string       `json:"node"`
+	State       string       `json:"state"`
+	Active      bool         `json:"active"`
+	Role        string       `json:"role"`
+	Priority    int          `json:"priority"`
+	Blocked     string       `json:"blocked"`
+	Transitions []transition `json:"transitions"`
+	Events      []event      `json:"events"`
 }
 
-// parseState parses one events line; ok is false for anything malformed.
-func parseState(line string) (NodeState, bool) {
-	f := strings.Fields(line)
-	if len(f) != 4 {
-		return NodeState{}, false
-	}
-	ns, err1 := strconv.ParseInt(f[0], 10, 64)
-	prio, err2 := strconv.Atoi(f[3])
-	if err1 != nil || err2 != nil || ns <= 0 {
-		return NodeState{}, false
-	}
-	return NodeState{At: time.Unix(0, ns), Node: f[1], State: f[2], Priority: prio}, true
+type transition struct {
+	At       time.Time  `json:"At"`
+	From     vrrp.State `json:"From"`
+	To       vrrp.State `json:"To"`
+	Priority int        `json:"Priority"`
+	Reason   string     `json:"Reason"`
 }
 
-// followStates polls the events file and reports each new complete line
-// until ctx ends, then reports what is left.
-func followStates(ctx context.Context, path string, report func(NodeState)) {
-	var off int64
-	var partial []byte
-	poll := func() {
-		f, err := os.Open(path)
-		if err != nil {
-			return // not written yet
-		}
-		defer f.Close()
-		b, err := io.ReadAll(io.NewSectionReader(f, off, 1<<20))
-		if err != nil {
-			return
-		}
-		off += int64(len(b))
-		partial = append(partial, b...)
-		for {
-			i := bytes.IndexByte(partial, '\n')
-			if i < 0 {
-				break
-			}
-			if s, ok := parseState(string(partial[:i])); ok {
-				report(s)
-			}
-			partial = partial[i+1:]
+type event struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`
+	Detail string    `json:"detail"`
+}
+
+// parseStatus decodes a GET /status answer.
+func parseStatus(b []byte) (nodeStatus, error) {
+	var st nodeStatus
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nodeStatus{}, fmt.Errorf("status answer: %w", err)
+	}
+	if st.Node == "" || st.State == "" {
+		return nodeStatus{}, fmt.Errorf("status answer without node or state")
+	}
+	return st, nil
+}
+
+// cursor remembers how far a node's history has been reported.
+type cursor struct{ trans, events time.Time }
+
+// news returns the transitions and events of st newer than c, oldest
+// first, and the advanced cursor. A keeper keeps a bounded history, so
+// anything older than what it still lists is gone; a restarted keeper
+// starts a new history, later than the old one.
+func (c cursor) news(st nodeStatus) ([]transition, []event, cursor) {
+	var ts []transition
+	for _, t := range st.Transitions {
+		if t.At.After(c.trans) {
+			ts = append(ts, t)
 		}
 	}
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			poll()
-			return
-		case <-t.C:
-			poll()
+	var es []event
+	for _, e := range st.Events {
+		if e.At.After(c.events) {
+			es = append(es, e)
 		}
 	}
+	slices.SortStableFunc(ts, func(a, b transition) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(es, func(a, b event) int { return a.At.Compare(b.At) })
+	if len(ts) > 0 {
+		c.trans = ts[len(ts)-1].At
+	}
+	if len(es) > 0 {
+		c.events = es[len(es)-1].At
+	}
+	return ts, es, c
 }

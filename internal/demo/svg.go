@@ -17,6 +17,7 @@ type Plot struct {
 	States  []NodeState  // sorted by time
 	Steps   []StepResult // outages to shade
 	Nodes   []string     // node names in colour order
+	Noun    string       // what one request is ("insert"); "" means "request"
 }
 
 // Layout of the SVG, in pixels.
@@ -50,6 +51,10 @@ const (
 // scripts or external resources.
 func WriteSVG(w io.Writer, p Plot) error {
 	bw := bufio.NewWriter(w)
+	noun := p.Noun
+	if noun == "" {
+		noun = "request"
+	}
 	colour := map[string]string{}
 	for i, n := range p.Nodes {
 		colour[n] = nodeColours[i%len(nodeColours)]
@@ -74,9 +79,12 @@ func WriteSVG(w io.Writer, p Plot) error {
 	x := func(t time.Time) float64 {
 		return plotLeft + (plotRight-plotLeft)*t.Sub(p.Start).Seconds()/span
 	}
-	// Latency axis: whole decades around the data, at least 0.01..10 ms.
-	lo := math.Min(-2, math.Floor(math.Log10(math.Max(minLat, 1e-3))))
-	hi := math.Max(1, math.Ceil(math.Log10(math.Max(maxLat, 1e-3))))
+	// Latency axis: whole decades around the data, at least three.
+	if math.IsInf(minLat, 1) {
+		minLat, maxLat = 1, 1
+	}
+	lo := math.Floor(math.Log10(math.Max(minLat, 1e-3)))
+	hi := math.Max(lo+3, math.Ceil(math.Log10(math.Max(maxLat, 1e-3))))
 	y := func(latMS float64) float64 {
 		v := math.Log10(math.Max(latMS, math.Pow(10, lo)))
 		return latBottom - (latBottom-latTop)*(v-lo)/(hi-lo)
@@ -87,8 +95,8 @@ func WriteSVG(w io.Writer, p Plot) error {
 <svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">
 <rect width="100%%" height="100%%" fill="white"/>
 <text x="%d" y="28" font-size="17" font-weight="bold">milvus-ha demo: the client's view of the VIP</text>
-<text x="%d" y="48" fill="#555">each point is one request from the client host, coloured by the node that answered; red: no answer; shaded: outage</text>
-`, svgW, h, svgW, h, plotLeft, plotLeft)
+<text x="%d" y="48" fill="#555">each point is one %s from the client host through the VIP (when sent, how long until answered), coloured by the node that answered; red: failed; shaded: outage</text>
+`, svgW, h, svgW, h, plotLeft, plotLeft, html.EscapeString(noun))
 
 	// Grid and axes.
 	for d := lo; d <= hi; d++ {
@@ -104,7 +112,7 @@ func WriteSVG(w io.Writer, p Plot) error {
 	}
 	fmt.Fprintf(bw, `<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#999"/>`+"\n", plotLeft, latTop, plotRight-plotLeft, latBottom-latTop)
 	fmt.Fprintf(bw, `<text x="18" y="%d" transform="rotate(-90 18 %d)" text-anchor="middle" fill="#555">latency (log scale)</text>`+"\n", (latTop+latBottom)/2, (latTop+latBottom)/2)
-	fmt.Fprintf(bw, `<text x="%d" y="%d" text-anchor="end" fill="%s">no answer</text>`+"\n", plotLeft-6, lossTop+lossH-4, lossColour)
+	fmt.Fprintf(bw, `<text x="%d" y="%d" text-anchor="end" fill="%s">failed</text>`+"\n", plotLeft-6, lossTop+lossH-4, lossColour)
 
 	// Outages.
 	for _, st := range p.Steps {
@@ -173,7 +181,7 @@ func WriteSVG(w io.Writer, p Plot) error {
 		fmt.Fprintf(bw, `<circle cx="%d" cy="64" r="4" fill="%s"/><text x="%d" y="68">answered by %s</text>`+"\n", lx+i*120, colour[n], lx+i*120+8, html.EscapeString(n))
 	}
 	lx += 120 * len(p.Nodes)
-	fmt.Fprintf(bw, `<line x1="%d" y1="58" x2="%d" y2="70" stroke="%s" stroke-width="1.5"/><text x="%d" y="68">no answer</text>`+"\n", lx, lx, lossColour, lx+8)
+	fmt.Fprintf(bw, `<line x1="%d" y1="58" x2="%d" y2="70" stroke="%s" stroke-width="1.5"/><text x="%d" y="68">failed</text>`+"\n", lx, lx, lossColour, lx+8)
 	fmt.Fprintf(bw, `<rect x="%d" y="58" width="12" height="12" fill="%s" stroke="%s" stroke-width="0.5"/><text x="%d" y="68">outage</text>`+"\n", lx+95, outageColour, lossColour, lx+111)
 	fmt.Fprintln(bw, "</svg>")
 	return bw.Flush()

@@ -76,7 +76,7 @@ func (t *Timeline) Snapshot() ([]Sample, []Mark, []NodeState) {
 	return s, m, n
 }
 
-// Gap is a stretch of time in which the client's requests failed.
+// Gap is a stretch of time in which the client got no answer.
 type Gap struct{ From, To time.Time }
 
 // Len is the gap's duration.
@@ -84,48 +84,73 @@ func (g Gap) Len() time.Duration { return g.To.Sub(g.From) }
 
 // Impact is what a client saw of one step.
 type Impact struct {
-	Outage  time.Duration // total of Gaps
-	Failed  int           // failed requests
-	Slowest time.Duration // the slowest answered request
-	Gaps    []Gap
+	// Outage is the longest time without an answer: from the last answer
+	// before it (LastAnswer) to the first after (FirstAnswer, zero if none
+	// came before the window's end), answers taken by completion time.
+	Outage      time.Duration
+	LastAnswer  time.Time
+	FirstAnswer time.Time
+	Failed      int           // failed requests
+	Slowest     time.Duration // the slowest answered request
+	// Gaps holds the outage, for the plot, when it is one: longer than
+	// MinOutage or with failed requests in it.
+	Gaps []Gap
 }
 
-// Measure measures client-visible unavailability among the requests sent
-// in [from, to] (samples sorted by send time, every request in the window
-// already settled): each run of consecutive failed requests is down from
-// the first one's send time to the send time of the next answered request
-// (or to, if none). Measuring by requests rather than by silence keeps a
-// stalled client (a busy machine) from looking like an outage.
+// MinOutage is the shortest gap between answers that counts as an outage
+// when no request failed: below it, it is the workload's pace plus
+// scheduling jitter on a busy machine.
+const MinOutage = 50 * time.Millisecond
+
+// Measure measures what the client saw of a step that began at from and
+// ended at to (samples sorted by send time, every request sent in the
+// window already settled). The outage is the longest stretch without an
+// answer, as the client saw it: from the completion of one answered
+// request to the completion of the next, over the answers that completed
+// after from (the first stretch starts at the last answer before from),
+// up to to; if nothing was answered after from, it runs to to. Failed and
+// Slowest count the requests sent in [from, to].
 func Measure(samples []Sample, from, to time.Time) Impact {
 	var (
-		im   Impact
-		down *Gap
+		im      Impact
+		answers []time.Time
 	)
 	for _, s := range samples {
-		if s.At.Before(from) || s.At.After(to) {
-			continue
-		}
+		inWindow := !s.At.Before(from) && !s.At.After(to)
 		switch {
 		case !s.OK:
-			im.Failed++
-			if down == nil {
-				down = &Gap{From: s.At}
+			if inWindow {
+				im.Failed++
 			}
 		default:
-			im.Slowest = max(im.Slowest, s.Latency)
-			if down != nil {
-				down.To = s.At
-				im.Gaps = append(im.Gaps, *down)
-				down = nil
+			if inWindow {
+				im.Slowest = max(im.Slowest, s.Latency)
 			}
+			answers = append(answers, s.Done())
 		}
 	}
-	if down != nil {
-		down.To = to
-		im.Gaps = append(im.Gaps, *down)
+	slices.SortFunc(answers, time.Time.Compare)
+	prev := from
+	i, _ := slices.BinarySearchFunc(answers, from, time.Time.Compare)
+	if i > 0 {
+		prev = answers[i-1]
 	}
-	for _, g := range im.Gaps {
-		im.Outage += g.Len()
+	after := false
+	for ; i < len(answers) && !answers[i].After(to); i++ {
+		if g := answers[i].Sub(prev); g > im.Outage {
+			im.Outage, im.LastAnswer, im.FirstAnswer = g, prev, answers[i]
+		}
+		prev, after = answers[i], true
+	}
+	if !after {
+		im.Outage, im.LastAnswer, im.FirstAnswer = to.Sub(prev), prev, time.Time{}
+	}
+	if im.Outage >= MinOutage || (im.Failed > 0 && im.Outage > 0) {
+		end := im.FirstAnswer
+		if end.IsZero() {
+			end = to
+		}
+		im.Gaps = []Gap{{From: im.LastAnswer, To: end}}
 	}
 	return im
 }

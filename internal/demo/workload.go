@@ -14,6 +14,9 @@ type Target struct {
 	Client *netlab.Host
 	VIP    netip.Addr
 	Nodes  []*netlab.Host
+	// Say narrates a line stamped at (set-up steps, for instance); nil
+	// means silence.
+	Say func(at time.Time, line string)
 }
 
 // Sample is the outcome of one client request.
@@ -31,12 +34,13 @@ func (s Sample) Done() time.Time { return s.At.Add(s.Latency) }
 // Workload is the client traffic the demo drives through the VIP and
 // watches during the faults. The demo only reads Samples: it learns who owns
 // the VIP from ServedBy and measures outages from the gaps between answers,
-// so any request/response workload fits (today an ICMP probe; with the
-// keeper, Milvus inserts and reads through the VIP).
+// so any request/response workload fits (Milvus inserts, ICMP echoes).
 type Workload interface {
 	// Describe says in a few words what the workload does, for the demo's
 	// header line.
 	Describe() string
+	// Noun names one request in the narration ("insert").
+	Noun() string
 	// Start begins sending requests and returns once it is set up. Each
 	// request yields exactly one Sample, passed to record (from any
 	// goroutine) when it is answered or has timed out, until Stop returns or
