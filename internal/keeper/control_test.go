@@ -2,6 +2,7 @@ package keeper
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,6 +27,7 @@ type fakeSpeaker struct {
 	status   vrrp.Status
 	inhibits map[string]bool
 	calls    int
+	tracks   map[string]string // name -> "weight ok"
 }
 
 func (f *fakeSpeaker) Run(ctx context.Context) error { <-ctx.Done(); return nil }
@@ -45,7 +47,15 @@ func (f *fakeSpeaker) Inhibit(_ context.Context, reason string, on bool) error {
 	f.inhibits[reason] = on
 	return nil
 }
-func (f *fakeSpeaker) Track(context.Context, string, int, bool) error { return nil }
+func (f *fakeSpeaker) Track(_ context.Context, name string, weight int, ok bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tracks == nil {
+		f.tracks = map[string]string{}
+	}
+	f.tracks[name] = fmt.Sprint(weight, " ", ok)
+	return nil
+}
 
 // fakeService is a protected service that is always fine.
 type fakeService struct{ active bool }
@@ -77,6 +87,7 @@ func testKeeper(t *testing.T, token string) (*Keeper, *fakeSpeaker) {
 		reg: prometheus.NewRegistry(), speaker: sp, svc: &fakeService{}}
 	k.timing, _ = Timing(config.TimingNormal, 100*time.Millisecond)
 	k.peers.stale = 500 * time.Millisecond
+	k.policy.serviceHold = serviceHold
 	k.metrics = newMetrics(k.reg, k)
 	if k.checks, err = k.buildChecks(); err != nil {
 		t.Fatal(err)
