@@ -81,14 +81,16 @@ func (k *Keeper) buildChecks() ([]*checkDef, error) {
 		defs = append(defs, d)
 	}
 	// The service itself, every heartbeat: a crash must be seen within a
-	// few adverts (DESIGN.md: service crash → handover under 0.2 s). Two
-	// failures in a row, so that one slow answer on a busy host is not a
-	// failover; a process exit is reported by the driver at once.
+	// few adverts (DESIGN.md: service crash → handover under 0.2 s). Three
+	// failures in a row, so that a slow answer or two on a busy host is not
+	// a failover (a refused connection fails at once, so a dead API is
+	// seen after three heartbeats); a process exit is reported by the
+	// driver at once.
 	defs = append(defs, &checkDef{
 		cfg: config.Check{
 			Name: serviceCheckName, Kind: "service", Scope: config.ScopeService,
-			Interval: k.timing.HeartbeatInterval, Timeout: max(k.timing.ServeWindow(), 500*time.Millisecond),
-			Fall: 2, Rise: 1,
+			Interval: k.timing.HeartbeatInterval, Timeout: max(k.timing.LeaseTimeout, time.Second),
+			Fall: 3, Rise: 1,
 		},
 		check: checkFunc(func(ctx context.Context) error { return k.svc.check(ctx) }),
 	})
