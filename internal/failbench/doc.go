@@ -28,11 +28,14 @@
 //     host does after the fault reaches anyone, and the storage lease must
 //     expire. The recipe's host loss is measured this way, because with
 //     the link alone its master's server keeps running (see below).
-//   - P2 service crash, host alive: for milvus-ha, kill -9 of the active
-//     keeper — the embedded service runs inside it, so this is the service
-//     dying with its supervisor, and the standby must wait out the lease;
-//     for the recipe, kill -9 of the master's server, which its check
-//     script notices.
+//   - P2 with the host alive, two ways. Keeper kill -9 on the embedded
+//     pair: the service runs inside the keeper and dies with it, so the
+//     standby must wait out the storage lease. Service crash on a second
+//     pair whose keepers run `milvus-ha serve` as an exec child: kill -9 of
+//     the active child, the keeper lives and hands over to the ready
+//     standby (which cold-starts its own child). The recipe's P2 is kill -9
+//     of the master's server, which its check script notices; it shares
+//     the exec row.
 //   - P3 planned switchover (`milvus-ha switchover` on the active node)
 //     and the resume that follows (`milvus-ha resume`: the preferred node
 //     preempts back); the failed-calls column says whether the client saw
@@ -40,8 +43,10 @@
 //   - P4: Options.Rows vectors of Options.Dim (FLAT index) are inserted
 //     through the VIP in batches (load time reported), then switchovers
 //     and resumes run with them in the store; P4 is the new active
-//     keeper's own promote time from its history ("store promoted and API
-//     serving in X": lease, seal, promote, API up).
+//     keeper's own promote time from its history ("lease taken and
+//     embedded serving in X") minus the store's wait for the lease (its
+//     "log open for writing ... acquire=" log line), which belongs to the
+//     old node's step-down and is shown in the breakdown instead.
 //
 // For milvus-ha each failover is split, from the new node's history and a
 // 2 ms VIP watcher, into detection (fault → takeover decision), gate

@@ -158,6 +158,31 @@ func freeze(p *netlab.Process) {
 	_ = syscall.Kill(-p.PID(), syscall.SIGSTOP)
 }
 
+// children lists the PIDs whose parent is pid.
+func children(pid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range ents {
+		c, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) && f[0] != "Z" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // cpuTicks is a process's user+system time in clock ticks.
 func cpuTicks(pid int) (int64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")

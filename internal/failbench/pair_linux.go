@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/milvus-ha/milvus-ha/internal/keeper"
@@ -22,21 +24,28 @@ const (
 )
 
 // pair is the milvus-ha rig: two keepers (a preferred, priority 150 with
-// preempt; b 100) on one shared directory, the client on c.
+// preempt; b 100) on one shared directory, the client on c. With exec the
+// protected service is `milvus-ha serve` as each keeper's child (cold
+// start on takeover, as in the recipe) instead of the embedded store.
 type pair struct {
 	*rigLab
 	o      *Options
+	exec   bool
 	procs  map[*netlab.Host]*netlab.Process
 	http   map[*netlab.Host]*http.Client
 	client *client
 }
 
-func newPair(ctx context.Context, o *Options) (_ *pair, err error) {
-	rl, err := newRigLab(ctx, "ha")
+func newPair(ctx context.Context, o *Options, exec bool) (_ *pair, err error) {
+	name := "ha"
+	if exec {
+		name = "exec"
+	}
+	rl, err := newRigLab(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	p := &pair{rigLab: rl, o: o, procs: map[*netlab.Host]*netlab.Process{}, http: map[*netlab.Host]*http.Client{}}
+	p := &pair{rigLab: rl, o: o, exec: exec, procs: map[*netlab.Host]*netlab.Process{}, http: map[*netlab.Host]*http.Client{}}
 	defer func() {
 		if err != nil {
 			p.keep = true
@@ -92,6 +101,12 @@ func (p *pair) config(h *netlab.Host) (string, error) {
 		prio = 100
 	}
 	path := filepath.Join(p.dir, h.Name()+".yaml")
+	service := fmt.Sprintf(`  embedded: {listen: ":%s", health_listen: ":9091"}`, milvusPort)
+	if p.exec {
+		// The child's own lease is the keepers' (see recipeServeArgs).
+		args := append([]string{p.o.Binary, "serve", "--data", filepath.Join(p.data, "db"), "--node-id", h.Name()}, recipeServeArgs...)
+		service = fmt.Sprintf("  exec:\n    command: [%s]\n    address: \"127.0.0.1:%s\"", quoteList(args), milvusPort)
+	}
 	text := fmt.Sprintf(`node: %s
 interface: eth0
 vip: %v/24
@@ -101,9 +116,9 @@ advert_interval: %v
 preempt: true
 data_dir: %s
 service:
-  embedded: {listen: ":%s", health_listen: ":9091"}
+%s
 api: {listen: "%s"}
-`, h.Name(), vip, prio, advert, p.data, milvusPort, apiAddr)
+`, h.Name(), vip, prio, advert, p.data, service, apiAddr)
 	return path, os.WriteFile(path, []byte(text), 0o644)
 }
 
@@ -178,8 +193,8 @@ func (p *pair) waitActive(ctx context.Context, h *netlab.Host, within time.Durat
 	}
 }
 
-// waitReady waits until h is active and the other keeper is a warm
-// standby (its store open as standby, not blocked).
+// waitReady waits until h is active, the other keeper is not, and h sees
+// the other as a ready standby (its beacon on the shared storage).
 func (p *pair) waitReady(ctx context.Context, h *netlab.Host, within time.Duration) error {
 	if err := p.waitActive(ctx, h, within); err != nil {
 		return err
@@ -190,11 +205,13 @@ func (p *pair) waitReady(ctx context.Context, h *netlab.Host, within time.Durati
 	var last string
 	for {
 		st, err := p.status(ctx, o)
+		hs, herr := p.status(ctx, h)
 		// After a switchover the node is held out (FAULT) until resume.
-		if err == nil && !st.Active && st.Role == "standby" {
+		if err == nil && herr == nil && !st.Active && (p.exec || st.Role == "standby") && hs.Active && hs.Peer.Ready {
 			return nil
 		}
-		last = fmt.Sprintf("state %s role %s blocked %q err %v", st.State, st.Role, st.Blocked, err)
+		last = fmt.Sprintf("%s: state %s role %s blocked %q err %v; %s sees peer ready %v (%s) err %v",
+			o.Name(), st.State, st.Role, st.Blocked, err, h.Name(), hs.Peer.Ready, hs.Peer.Why, herr)
 		if err := sleep(ctx, 20*time.Millisecond); err != nil {
 			return fmt.Errorf("failbench: %s not a ready standby (last: %s): %w", o.Name(), last, err)
 		}
@@ -251,3 +268,50 @@ func (p *pair) demoteAfter(ctx context.Context, h *netlab.Host, t0 time.Time) (t
 
 // keeperPID is the PID of h's running keeper.
 func (p *pair) keeperPID(h *netlab.Host) int { return p.procs[h].PID() }
+
+// servicePID is the PID of the exec service under h's keeper.
+func (p *pair) servicePID(ctx context.Context, h *netlab.Host) (int, error) {
+	for {
+		if c := children(p.keeperPID(h)); len(c) == 1 {
+			return c[0], nil
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return 0, fmt.Errorf("failbench: no single service child under the keeper on %s: %w", h.Name(), err)
+		}
+	}
+}
+
+// storeAcquire returns how long h's store waited for the storage lease in
+// its last promote after t0, from the keeper's log (the store's "log open
+// for writing" line).
+func (p *pair) storeAcquire(h *netlab.Host, t0 time.Time) (time.Duration, bool) {
+	b, err := os.ReadFile(filepath.Join(p.dir, h.Name()+".log"))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, `msg="log open for writing"`) {
+			continue
+		}
+		m := acquireRE.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		at, err1 := time.Parse(time.RFC3339Nano, m[1])
+		d, err2 := time.ParseDuration(m[2])
+		if err1 == nil && err2 == nil && at.After(t0) {
+			return d, true
+		}
+	}
+	return 0, false
+}
+
+var acquireRE = regexp.MustCompile(`^time=(\S+) .* acquire=(\S+)`)
+
+func quoteList(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = strconv.Quote(a)
+	}
+	return strings.Join(q, ", ")
+}

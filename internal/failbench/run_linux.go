@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"syscall"
 	"time"
 
 	"github.com/milvus-ha/milvus-ha/internal/netlab"
@@ -43,11 +44,17 @@ func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 	}
 
 	o.Logger.Info("starting the milvus-ha pair")
-	pr, err := newPair(ctx, &o)
+	pr, err := newPair(ctx, &o, false)
 	if err != nil {
 		return nil, fmt.Errorf("failbench: milvus-ha pair: %w", err)
 	}
 	defer pr.close()
+	o.Logger.Info("starting the milvus-ha pair with the exec driver")
+	px, err := newPair(ctx, &o, true)
+	if err != nil {
+		return nil, fmt.Errorf("failbench: milvus-ha exec pair: %w", err)
+	}
+	defer px.close()
 	var rc *recipeRig
 	if o.Keepalived != "none" {
 		o.Logger.Info("starting the recipe pair")
@@ -72,6 +79,10 @@ func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 			pr.keep = true
 			return nil, fmt.Errorf("%w (keeper logs in %s)", err, pr.dir)
 		}
+		if err := m.execRep(ctx, px, i); err != nil {
+			px.keep = true
+			return nil, fmt.Errorf("%w (keeper logs in %s)", err, px.dir)
+		}
 		if rc != nil {
 			if err := m.recipeRep(ctx, rc, i); err != nil {
 				if ctx.Err() != nil {
@@ -92,6 +103,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 		rc.close()
 		rc = nil
 	}
+	px.close()
 	if o.Rows > 0 {
 		if err := m.p4(ctx, pr); err != nil {
 			pr.keep = true
@@ -287,7 +299,7 @@ func (m *meter) pairRep(ctx context.Context, pr *pair, i int) error {
 		return err
 	}
 
-	_, _ = m.pairEvent(ctx, pr, w, ServiceCrash, b, pr.procs[a].Kill)
+	_, _ = m.pairEvent(ctx, pr, w, KeeperCrash, b, pr.procs[a].Kill)
 	if err := restore("keeper kill", startA); err != nil {
 		return err
 	}
@@ -299,6 +311,32 @@ func (m *meter) pairRep(ctx context.Context, pr *pair, i int) error {
 	}
 	_, _ = m.pairEvent(ctx, pr, w, Resume, a, func() error { return pr.control(ctx, a, "resume") })
 	return restore("resume")
+}
+
+// execRep runs one P2 on the exec pair: kill -9 of the active keeper's
+// child server; the keeper, alive, hands over to the ready standby. a's
+// keeper is restarted afterwards (it holds itself out after its service
+// failed) and preempts back.
+func (m *meter) execRep(ctx context.Context, px *pair, i int) error {
+	m.o.Logger.Info("milvus-ha exec repetition", "rep", i)
+	w, err := m.startWorkload(ctx, px.client)
+	if err != nil {
+		return fmt.Errorf("failbench: milvus-ha exec workload: %w", err)
+	}
+	defer m.stopWorkload(w)
+	a := px.a
+	pid, err := px.servicePID(ctx, a)
+	if err != nil {
+		return err
+	}
+	_, _ = m.pairEvent(ctx, px, w, ServiceCrash, px.b, func() error { return syscall.Kill(pid, syscall.SIGKILL) })
+	if err := px.procs[a].Stop(); err != nil {
+		return err
+	}
+	if err := px.start(a); err != nil {
+		return err
+	}
+	return px.waitReady(ctx, a, time.Minute)
 }
 
 // recipeRep runs one repetition of P1' and P2 on the recipe rig.
@@ -364,6 +402,7 @@ func (m *meter) recipeRep(ctx context.Context, rc *recipeRig, i int) error {
 // once: a's server keeps the shared store, so b's cold-started server
 // cannot take it over.
 func (m *meter) recipeLinkDown(ctx context.Context, rc *recipeRig) error {
+	_ = os.Truncate(rc.files.logPath("b"), 0) // the note quotes this run's line
 	w, err := m.startWorkload(ctx, rc.client)
 	if err != nil {
 		return err
@@ -445,16 +484,23 @@ func (m *meter) p4(ctx context.Context, pr *pair) error {
 		m.calls, m.acked = m.calls+cl, m.acked+a
 	}()
 	prom := m.rep.Result(Promote, MilvusHA)
-	addPromote := func(d time.Duration, err error) {
+	addPromote := func(h *netlab.Host, t0 time.Time, d time.Duration, err error) {
 		if err != nil || d == 0 {
 			prom.Missed++
 			return
+		}
+		if wait, ok := pr.storeAcquire(h, t0); ok && wait < d {
+			d -= wait
+		} else {
+			prom.Note = "the store's lease wait was not found in the keeper's log; the sample includes it"
 		}
 		prom.Samples = append(prom.Samples, d)
 	}
 	for i := 1; i <= o.Reps; i++ {
 		o.Logger.Info("P4 repetition", "rep", i)
-		addPromote(m.pairEvent(ctx, pr, w, BigSwitchover, pr.b, func() error { return pr.control(ctx, pr.a, "switchover") }))
+		t0 := time.Now()
+		took, err := m.pairEvent(ctx, pr, w, BigSwitchover, pr.b, func() error { return pr.control(ctx, pr.a, "switchover") })
+		addPromote(pr.b, t0, took, err)
 		if err := pr.waitReady(ctx, pr.b, 5*time.Minute); err != nil {
 			return err
 		}
@@ -462,16 +508,16 @@ func (m *meter) p4(ctx context.Context, pr *pair) error {
 			return err
 		}
 		// Back to a; its promote counts, its outage is not a P3 sample.
-		var took time.Duration
-		t0 := time.Now()
-		err := pr.control(ctx, pr.a, "resume")
+		took = 0
+		t0 = time.Now()
+		err = pr.control(ctx, pr.a, "resume")
 		if err == nil {
 			err = pr.waitReady(ctx, pr.a, 5*time.Minute)
 		}
 		if err == nil {
 			_, took, _, _ = pr.promoteAfter(ctx, pr.a, t0)
 		}
-		addPromote(took, err)
+		addPromote(pr.a, t0, took, err)
 		if err != nil {
 			return err
 		}
