@@ -234,14 +234,15 @@ func (d *demo) build(ctx context.Context) error {
 		return fmt.Errorf("demo: shared directory: %w", err)
 	}
 	mk := func(name string, prio int) (*node, error) {
+		log, flag := nodeFiles(d.dir, name)
 		file, text := RenderNodeConfig(NodeSpec{
-			Name: name, Priority: prio, VIP: vip, VRID: 51, DataDir: d.data, API: apiListen,
+			Name: name, Priority: prio, VIP: vip, VRID: 51, DataDir: d.data, API: apiListen, CheckFlag: flag,
 		})
 		conf := filepath.Join(d.dir, file)
 		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 			return nil, fmt.Errorf("demo: config of %s: %w", name, err)
 		}
-		return &node{host: hosts[name], binary: d.opts.Binary, conf: conf, log: nodeLog(d.dir, name), api: apiListen, priority: prio,
+		return &node{host: hosts[name], binary: d.opts.Binary, conf: conf, log: log, flag: flag, api: apiListen, priority: prio,
 			exited: func(n *node, err error) {
 				d.say(time.Now(), "error: milvus-ha on %s exited unexpectedly (%v); last lines of its log:\n%s", n.name(), err, indent(n.logTail(10)))
 			}}, nil
@@ -322,6 +323,10 @@ func (d *demo) steps() []step {
 			do: func(ctx context.Context) error { return a.control(ctx, "switchover") }},
 		step{fault: "failback", action: "milvus-ha resume on a", want: a,
 			do: func(ctx context.Context) error { return a.control(ctx, "resume") }},
+		step{fault: "check fails", action: "a's health check starts failing", want: b,
+			do: func(context.Context) error { return a.setCheck(true) }},
+		step{fault: "failback", action: "a's health check passes again", want: a,
+			do: func(context.Context) error { return a.setCheck(false) }},
 		step{fault: "network cut", action: "a and b cut from each other", want: a,
 			do:    func(context.Context) error { return d.lab.Cut(a.host, b.host) },
 			check: d.checkCut},

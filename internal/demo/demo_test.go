@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,7 +150,7 @@ func TestRenderNodeConfigLoads(t *testing.T) {
 	dir := t.TempDir()
 	spec := NodeSpec{
 		Name: "a", Priority: 150, VIP: netip.MustParsePrefix("198.18.0.100/24"), VRID: 51,
-		DataDir: filepath.Join(dir, "shared"), API: "127.0.0.1:9700",
+		DataDir: filepath.Join(dir, "shared"), API: "127.0.0.1:9700", CheckFlag: filepath.Join(dir, "a-check-fails"),
 	}
 	file, text := RenderNodeConfig(spec)
 	path := filepath.Join(dir, file)
@@ -183,6 +184,14 @@ func TestRenderNodeConfigLoads(t *testing.T) {
 	}
 	if len(in.VIPs) != 1 || in.VIPs[0].Prefix != spec.VIP {
 		t.Errorf("VIPs = %+v, want %v", in.VIPs, spec.VIP)
+	}
+	if len(k.Checks) != 1 {
+		t.Fatalf("checks = %+v, want the demo's script check", k.Checks)
+	}
+	c := k.Checks[0]
+	if c.Kind != config.CheckScript || c.Weight != 0 || c.Fall != 1 || c.Scope != config.ScopeNode ||
+		!slices.Equal(c.Args, []string{"/bin/sh", "-c", "! test -e " + spec.CheckFlag}) {
+		t.Errorf("check = %+v", c)
 	}
 }
 

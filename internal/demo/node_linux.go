@@ -20,6 +20,7 @@ type node struct {
 	conf     string
 	log      string
 	api      string // the keeper's status/control API, inside the host
+	flag     string // the node's check script fails while this exists
 	priority int
 
 	proc     *netlab.Process
@@ -63,6 +64,17 @@ func (n *node) kill() error {
 	return n.proc.Kill()
 }
 
+// setCheck makes the node's check script fail (true) or pass.
+func (n *node) setCheck(fail bool) error {
+	if fail {
+		return os.WriteFile(n.flag, []byte("failing on purpose (milvus-ha demo)\n"), 0o644)
+	}
+	if err := os.Remove(n.flag); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
 // control runs `milvus-ha <verb>` (switchover, resume, ...) in the node's
 // host against its keeper, as an operator would.
 func (n *node) control(ctx context.Context, verb string) error {
@@ -82,4 +94,6 @@ func (n *node) logTail(lines int) string {
 	return strings.Join(all[max(0, len(all)-lines):], "\n")
 }
 
-func nodeLog(dir, name string) string { return filepath.Join(dir, name+".log") }
+func nodeFiles(dir, name string) (log, flag string) {
+	return filepath.Join(dir, name+".log"), filepath.Join(dir, name+"-check-fails")
+}
