@@ -305,7 +305,8 @@ func (m *meter) pairRep(ctx context.Context, pr *pair, i int) error {
 	}
 
 	if _, err := m.pairEvent(ctx, pr, w, Switchover, b, func() error { return pr.control(ctx, a, "switchover") }); err == nil {
-		if err := pr.waitReady(ctx, b, time.Minute); err != nil {
+		// a is held out until resume: no ready standby to wait for.
+		if err := pr.waitActive(ctx, b, time.Minute); err != nil {
 			return fmt.Errorf("failbench: after switchover: %w", err)
 		}
 	}
@@ -501,7 +502,7 @@ func (m *meter) p4(ctx context.Context, pr *pair) error {
 		t0 := time.Now()
 		took, err := m.pairEvent(ctx, pr, w, BigSwitchover, pr.b, func() error { return pr.control(ctx, pr.a, "switchover") })
 		addPromote(pr.b, t0, took, err)
-		if err := pr.waitReady(ctx, pr.b, 5*time.Minute); err != nil {
+		if err := pr.waitActive(ctx, pr.b, 5*time.Minute); err != nil {
 			return err
 		}
 		if err := settle(pr.a); err != nil {
