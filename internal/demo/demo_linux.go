@@ -63,6 +63,18 @@ var (
 	vip        = netip.MustParsePrefix("198.18.0.100/24")
 )
 
+// measure sets the step's Impact: failed requests and the slowest answer
+// over the whole step; the outage is the takeover's (from the action to
+// the new owner's first answer) when the service moved, else the longest
+// gap over the whole step.
+func (r *StepResult) measure(samples []Sample) {
+	r.Impact = Measure(samples, r.At, r.End)
+	if r.Owner != "" && !r.Stayed {
+		o := Measure(samples, r.At, r.Answered)
+		r.Outage, r.LastAnswer, r.FirstAnswer, r.Gaps = o.Outage, o.LastAnswer, o.FirstAnswer, o.Gaps
+	}
+}
+
 // step is one scripted action and the VIP owner expected after it.
 type step struct {
 	fault, action string
@@ -196,8 +208,7 @@ func (d *demo) run(ctx context.Context, res *Result) (err error) {
 	// steps again now that every request has an outcome.
 	samples, _, _ := d.tl.Snapshot()
 	for i := range res.Steps {
-		r := &res.Steps[i]
-		r.Impact = Measure(samples, r.At, r.End)
+		res.Steps[i].measure(samples)
 	}
 	d.report(res)
 	if d.opts.SVG != "" {
@@ -610,7 +621,7 @@ func (d *demo) report(res *Result) {
 		}
 		d.printf("%-20s %-32s %-5s %9s %6.0f ms %6d %7.1f ms  %s\n", r.Fault, r.Action, owner, takeover, ms(r.Outage), r.Failed, ms(r.Slowest), result)
 	}
-	d.printf("takeover: from the action to the first answer from the expected node; outage: the longest time without an answer (last answer before it to first answer after); failed: %ss that failed or timed out (%v)\n",
+	d.printf("takeover: from the action to the first answer from the expected node; outage: the longest time without an answer (last answer before it to first answer after) until then, or during the whole step if the node stayed; failed: %ss that failed or timed out (%v) during the step\n",
 		d.opts.Workload.Noun(), d.opts.Workload.RequestTimeout())
 	d.printf("client workload: %s\n", res.Workload)
 }
