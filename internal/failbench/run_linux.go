@@ -275,7 +275,7 @@ func (m *meter) pairRep(ctx context.Context, pr *pair, i int) error {
 				return fmt.Errorf("failbench: restoring after %s: %w (logs in %s)", why, err, pr.dir)
 			}
 		}
-		if err := pr.waitReady(ctx, pr.a, time.Minute); err != nil {
+		if err := pr.waitReady(ctx, pr.a, 3*time.Minute); err != nil {
 			pr.keep = true
 			return fmt.Errorf("failbench: restoring after %s: %w (logs in %s)", why, err, pr.dir)
 		}
@@ -315,9 +315,10 @@ func (m *meter) pairRep(ctx context.Context, pr *pair, i int) error {
 }
 
 // execRep runs one P2 on the exec pair: kill -9 of the active keeper's
-// child server; the keeper, alive, hands over to the ready standby. a's
-// keeper is restarted afterwards (it holds itself out after its service
-// failed) and preempts back.
+// child server; the keeper, alive, hands over to the ready standby. The
+// pair runs without preemption, so the crashed node's keeper is restarted
+// (it holds itself out after its service failed) as the new standby and
+// the next repetition fails the service the other way.
 func (m *meter) execRep(ctx context.Context, px *pair, i int) error {
 	m.o.Logger.Info("milvus-ha exec repetition", "rep", i)
 	w, err := m.startWorkload(ctx, px.client)
@@ -325,19 +326,26 @@ func (m *meter) execRep(ctx context.Context, px *pair, i int) error {
 		return fmt.Errorf("failbench: milvus-ha exec workload: %w", err)
 	}
 	defer m.stopWorkload(w)
-	a := px.a
-	pid, err := px.servicePID(ctx, a)
+	from := px.a
+	if st, err := px.status(ctx, px.b); err == nil && st.Active {
+		from = px.b
+	}
+	to := px.other(from)
+	if err := px.waitReady(ctx, from, time.Minute); err != nil {
+		return err
+	}
+	pid, err := px.servicePID(ctx, from)
 	if err != nil {
 		return err
 	}
-	_, _ = m.pairEvent(ctx, px, w, ServiceCrash, px.b, func() error { return syscall.Kill(pid, syscall.SIGKILL) })
-	if err := px.procs[a].Stop(); err != nil {
+	_, _ = m.pairEvent(ctx, px, w, ServiceCrash, to, func() error { return syscall.Kill(pid, syscall.SIGKILL) })
+	if err := px.procs[from].Stop(); err != nil {
 		return err
 	}
-	if err := px.start(a); err != nil {
+	if err := px.start(from); err != nil {
 		return err
 	}
-	return px.waitReady(ctx, a, time.Minute)
+	return px.waitReady(ctx, to, time.Minute)
 }
 
 // recipeRep runs one repetition of P1' and P2 on the recipe rig.
