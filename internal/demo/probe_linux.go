@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Probe is the first Workload: an ICMP echo to the VIP every Interval from
+// Probe is the ICMP workload (--workload icmp): an echo to the VIP every Interval from
 // the client host. Requests go out through the client's kernel, so ARP and
 // the neighbour cache behave as for any real client (a stale entry after a
 // takeover costs what it costs a real client); answers are read from a
