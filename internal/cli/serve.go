@@ -50,7 +50,7 @@ func newServeCmd() *cobra.Command {
 				ln.Close()
 				return err
 			}
-			srv := milvusapi.New(db, milvusapi.Options{Auth: auth, Version: Version, Logger: log})
+			srv := milvusapi.New(db, milvusapi.Options{Auth: auth, Version: Version, Logger: log, Drain: 5 * time.Second})
 			log.Info("serving", "api", ln.Addr().String(), "health", hln.Addr().String(), "data", dataDir, "auth", auth != "")
 			g, gctx := errgroup.WithContext(ctx)
 			g.Go(func() error { return srv.Serve(gctx, ln) })

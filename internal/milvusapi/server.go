@@ -32,6 +32,13 @@ type Options struct {
 	// Registry receives the server's metrics; nil means a fresh registry
 	// (with Go and process collectors) served on /metrics.
 	Registry *prometheus.Registry
+	// Drain is how long in-flight calls may finish when Serve stops; 0
+	// stops at once. A single server drains (serve: 5 s); the keeper does
+	// not, because when it stops the API its VIP is already gone: no reply
+	// could reach a client, and a graceful stop would only wait out
+	// connections it can no longer talk on while the peer waits for the
+	// lease.
+	Drain time.Duration
 }
 
 // Server serves the Milvus gRPC MilvusService and the REST v2 API for one
@@ -45,6 +52,8 @@ type Server struct {
 	reg  *prometheus.Registry
 	log  *slog.Logger
 	m    *metrics
+	// drain is Options.Drain.
+	drain time.Duration
 }
 
 // New builds a server for db. It does not listen; see Serve.
@@ -62,13 +71,14 @@ func New(db *vectordb.DB, opts Options) *Server {
 	svc := newService(db, opts.Version, m)
 	auth := newCredential(opts.Auth)
 	return &Server{
-		db:   db,
-		svc:  svc,
-		gs:   newGRPCServer(svc, auth, m),
-		rest: newREST(svc, auth, m),
-		reg:  reg,
-		log:  log,
-		m:    m,
+		db:    db,
+		svc:   svc,
+		gs:    newGRPCServer(svc, auth, m),
+		rest:  newREST(svc, auth, m),
+		reg:   reg,
+		log:   log,
+		m:     m,
+		drain: opts.Drain,
 	}
 }
 
@@ -100,14 +110,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = fmt.Errorf("milvus api: %w", err)
 	}
 	ln.Close()
+	if s.drain <= 0 {
+		s.gs.Stop()
+		_ = hs.Close()
+		wg.Wait()
+		return err
+	}
 	stopped := make(chan struct{})
 	go func() { s.gs.GracefulStop(); close(stopped) }()
 	select {
 	case <-stopped:
-	case <-time.After(5 * time.Second):
+	case <-time.After(s.drain):
 		s.gs.Stop()
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), s.drain)
 	defer cancel()
 	_ = hs.Shutdown(sctx)
 	wg.Wait()
