@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -85,12 +83,6 @@ func newEmbedded(ctx context.Context, cfg *config.Config, timing guard.Timing, l
 }
 
 func (e *embedded) openStandby(ctx context.Context) (*vectordb.DB, error) {
-	// A standby tails the owner's log directory; on a fresh data directory
-	// nobody has created it yet, and the tailer treats a missing directory
-	// as an error rather than as an empty log.
-	if err := os.MkdirAll(filepath.Join(e.cfg.Keeper.DataDir, "wal"), 0o755); err != nil {
-		return nil, fmt.Errorf("keeper: %w", err)
-	}
 	db, err := vectordb.Open(ctx, e.cfg.Keeper.DataDir, vectordb.Options{
 		NodeID:            e.cfg.Keeper.Node,
 		Mode:              vectordb.Standby,
