@@ -11,7 +11,9 @@
 // keeper take the storage lease and promote its service between "the
 // machine decided to become master" (and sent its first advert) and "the
 // VIP is added": if the gate refuses, the VIP is never added and the
-// instance steps back with priority-0 adverts.
+// instance steps back with priority-0 adverts. Gate calls run on their own
+// goroutine, never on the loop: a keeper starting or stopping its service
+// must not leave the instance deaf and mute meanwhile.
 //
 // Invalid packets are counted by reason and logged at most once per reason
 // every ten seconds; like keepalived, the machine never sees them.

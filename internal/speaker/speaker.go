@@ -20,6 +20,14 @@ import (
 // An error keeps the instance out of MASTER: it is inhibited (priority-0
 // adverts, FAULT) until the gate's owner calls Inhibit(GateReason, false).
 // LeftMaster runs after the VIPs are gone.
+//
+// Both run on their own goroutine, one call at a time and in order, while
+// the VRRP loop goes on: stopping or starting a service can take seconds,
+// and a loop waiting for it would neither read the peer's adverts nor send
+// its own (the peer then sees a silent master, and this node acts later on
+// a backlog of stale packets). While BecomeMaster runs the instance
+// advertises as master without the VIPs; if it leaves MASTER meanwhile, the
+// call's context is cancelled and a late success is undone by LeftMaster.
 type Gate interface {
 	BecomeMaster(ctx context.Context) error
 	LeftMaster(ctx context.Context)
@@ -72,6 +80,10 @@ type Instance struct {
 	// holding: the VIPs were added (MASTER entered past the gate), so
 	// leaving MASTER must remove them and tell the gate.
 	holding bool
+	// gateCall is the Gate method running, if any; entering is the MASTER
+	// transition waiting for BecomeMaster (carried out on its success).
+	gateCall *gateCall
+	entering *vrrp.ActionStateChange
 	// frames are the GARP/NA frames, built before they are first needed so
 	// that a takeover does not wait for netlink and /proc reads.
 	frames [][]byte
@@ -80,6 +92,13 @@ type Instance struct {
 	// peer as a stale priority 0 when the link returns.
 	linkDown bool
 	rejects  rejectLog
+}
+
+// gateCall is one Gate method running on its own goroutine.
+type gateCall struct {
+	enter  bool // BecomeMaster (else LeftMaster)
+	cancel context.CancelFunc
+	done   chan error // receives the result once (nil for LeftMaster)
 }
 
 // historyLen bounds the transitions kept for Status.
@@ -215,6 +234,8 @@ func (in *Instance) Run(ctx context.Context) error {
 			in.apply(ctx, in.m.SetTrack(t.name, t.weight, t.ok, time.Now()))
 		case cmd := <-in.cmds:
 			in.apply(ctx, cmd(time.Now()))
+		case err := <-in.gateDone():
+			in.apply(ctx, in.gateFinished(ctx, err))
 		}
 	}
 }
@@ -304,26 +325,34 @@ func (in *Instance) handlePacket(r netif.Received) []vrrp.Action {
 // apply carries out the machine's actions in order. Entering MASTER is
 // special: the gate runs after our first advert (which makes a live
 // lower-priority master yield and release the storage lease) and before the
-// VIPs are added; if it refuses, the rest of the step is replaced by an
-// inhibit, whose priority-0 adverts hand the election back at once.
+// VIPs are added, so the transition is carried out when the gate says yes
+// (gateFinished); if it refuses, the instance is inhibited, and the
+// priority-0 adverts of that hand the election back at once.
 func (in *Instance) apply(ctx context.Context, acts []vrrp.Action) {
-	for i := 0; i < len(acts); i++ {
-		switch a := acts[i].(type) {
+	for _, act := range acts {
+		switch a := act.(type) {
 		case vrrp.ActionSendAdvert:
 			in.sendAdvert(a.Priority)
 		case vrrp.ActionStateChange:
 			if a.To == vrrp.StateMaster && in.opts.Gate != nil {
-				if err := in.opts.Gate.BecomeMaster(ctx); err != nil {
-					in.log.Warn("not taking over: gate refused", "err", err)
-					acts = append(acts[:i+1:i+1], in.m.Inhibit(GateReason, true, time.Now())...)
-					continue
+				in.entering = &a
+				in.nextGateCall(ctx)
+				continue
+			}
+			if a.From == vrrp.StateMaster && in.entering != nil {
+				// Left MASTER before the gate said yes: stop asking.
+				in.entering = nil
+				if in.gateCall != nil && in.gateCall.enter {
+					in.gateCall.cancel()
 				}
 			}
 			in.changeState(ctx, a)
 		case vrrp.ActionLowerPriorityMaster:
 			in.log.Info("advert from a lower-priority router that thinks it is master: forcing new election",
 				"from", a.From, "priority", a.Priority)
-			in.announceOnce()
+			if in.holding { // no VIPs to announce while the gate is still deciding
+				in.announceOnce()
+			}
 		}
 	}
 	in.mu.Lock()
@@ -334,6 +363,67 @@ func (in *Instance) apply(ctx context.Context, acts []vrrp.Action) {
 // GateReason is the inhibit reason used when the gate refuses MASTER; the
 // gate's owner lifts it with Inhibit(GateReason, false).
 const GateReason = "gate refused master"
+
+// startGate runs a Gate method on its own goroutine; its result arrives on
+// the loop through gateDone.
+func (in *Instance) startGate(ctx context.Context, enter bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	c := &gateCall{enter: enter, cancel: cancel, done: make(chan error, 1)}
+	in.gateCall = c
+	go func() {
+		if enter {
+			c.done <- in.opts.Gate.BecomeMaster(ctx)
+			return
+		}
+		in.opts.Gate.LeftMaster(ctx)
+		c.done <- nil
+	}()
+}
+
+// nextGateCall asks the gate about a pending MASTER transition unless a
+// call (a LeftMaster still stopping the service) is running: calls never
+// overlap.
+func (in *Instance) nextGateCall(ctx context.Context) {
+	if in.gateCall == nil && in.entering != nil {
+		in.startGate(ctx, true)
+	}
+}
+
+// gateDone is the running gate call's result channel (nil, never ready,
+// when none runs).
+func (in *Instance) gateDone() <-chan error {
+	if in.gateCall == nil {
+		return nil
+	}
+	return in.gateCall.done
+}
+
+// gateFinished handles the end of the running gate call.
+func (in *Instance) gateFinished(ctx context.Context, err error) []vrrp.Action {
+	c := in.gateCall
+	in.gateCall = nil
+	c.cancel()
+	var acts []vrrp.Action
+	switch {
+	case !c.enter:
+	case in.entering == nil:
+		// MASTER was left while the gate was deciding: give back what it
+		// took.
+		if err == nil {
+			in.startGate(ctx, false)
+		}
+	case err == nil:
+		change := *in.entering
+		in.entering = nil
+		in.changeState(ctx, change)
+	default:
+		in.entering = nil
+		in.log.Warn("not taking over: gate refused", "err", err)
+		acts = in.m.Inhibit(GateReason, true, time.Now())
+	}
+	in.nextGateCall(ctx)
+	return acts
+}
 
 func (in *Instance) sendAdvert(prio uint8) {
 	if in.linkDown {
@@ -373,7 +463,7 @@ func (in *Instance) changeState(ctx context.Context, c vrrp.ActionStateChange) {
 			}
 		}
 		if in.opts.Gate != nil {
-			in.opts.Gate.LeftMaster(ctx)
+			in.startGate(ctx, false) // none runs: holding means BecomeMaster returned
 		}
 	}
 	if c.To == vrrp.StateMaster {
@@ -460,5 +550,8 @@ func (in *Instance) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	in.apply(ctx, in.m.Shutdown(time.Now()))
+	for in.gateCall != nil { // the owner's service is stopped before Run returns
+		in.apply(ctx, in.gateFinished(ctx, <-in.gateCall.done))
+	}
 	in.hooks.close(2 * time.Second)
 }
