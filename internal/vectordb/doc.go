@@ -47,9 +47,8 @@
 // holds every row of a chunk the collection drops its own chunk and reads
 // those rows from the index (restored if the index is dropped). A COSINE
 // index stores normalised vectors, so the originals stay alongside it and
-// such a field costs twice the vector bytes. Measured (1M × 128, FLAT,
-// L2): 617 MiB resident after recovery; HNSW M=16 adds about 132 bytes of
-// links per row.
+// such a field costs twice the vector bytes. Measured after recovery,
+// 1M × 128, L2: 617 MiB resident with FLAT, 774 MiB with HNSW M=16.
 //
 // # Durability
 //
@@ -103,9 +102,11 @@
 // graph) plus replaying at most two checkpoints' worth of log.
 //
 // The HNSW graph is persisted in the checkpoint and loaded, not rebuilt:
-// rebuilding 1M×128 vectors at M=16, efConstruction=200 takes minutes on
-// two cores, loading the graph takes about as long as reading its file
-// (~700 MB for 1M×128: vectors plus 132 bytes of links per row). Rows the
+// building 1M×128 at M=16, efConstruction=200 took 25 minutes on a shared
+// two-core machine, while a cold recovery of that collection (checkpoint
+// load including the graph, plus log replay) took 2.8 s; writing the
+// checkpoint took 2.9 s. The graph file is about 650 MB (vectors plus 132
+// bytes of links per row). Rows the
 // graph did not yet hold when the checkpoint was taken, and rows replayed
 // from the log, are added by the background builder after Open returns;
 // until then they are searched exactly.
@@ -119,8 +120,8 @@
 // lease (guard.Acquire: bumps the epoch; refused with guard.ErrPeerAlive
 // while the owner's heartbeat moves), seals the previous epoch at its
 // last whole batch, applies only the entries the tailer had not yet
-// delivered, and starts the committer: a few milliseconds plus the
-// unread tail. If the primary truncated the log past a standby that fell
+// delivered, and starts the committer: 3 ms measured for a 1M-row
+// standby, plus the unread tail. If the primary truncated the log past a standby that fell
 // far behind, the standby reloads from the newest checkpoint.
 //
 // A primary whose lease ends (or whose append is refused by the fence
