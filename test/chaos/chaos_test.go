@@ -107,7 +107,7 @@ func TestChaos(t *testing.T) {
 	injected := 0
 	for cycleNo := 1; injected < *flagFaults && ctx.Err() == nil; cycleNo++ {
 		faults := planCycle(rnd, kinds, cycleNo)
-		settle := time.Duration(200+rnd.IntN(800)) * time.Millisecond
+		settle := time.Duration(100+rnd.IntN(400)) * time.Millisecond
 		c := &cycle{Faults: faults, Start: cl.since()}
 		var fw sync.WaitGroup
 		for _, f := range faults {
@@ -294,6 +294,8 @@ func vipCheck(rep *runReport, vs *vipSampler, cl *cluster, end time.Duration) {
 		rep.VIPMax = max(rep.VIPMax, iv.len())
 		if iv.len() > rep.VIPWindow {
 			rep.VIPOver++
+			rep.VIPIntervals = append(rep.VIPIntervals, fmt.Sprintf("both hosts held the VIP from %v to %v (%v)",
+				iv.From.Round(time.Millisecond), iv.To.Round(time.Millisecond), iv.len().Round(time.Millisecond)))
 		}
 	}
 }

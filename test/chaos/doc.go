@@ -1,2 +1,115 @@
-// Package chaos is the fault-injection suite of milvus-ha.
+// Package chaos is the fault-injection suite of milvus-ha, in the style of
+// Jepsen and etcd's robustness tests: a real pair under randomized,
+// combined faults, a recorded client history, and checkers that can fail.
+// It is a separate module so the SDK's and porcupine's dependency trees
+// stay out of the product's go.mod.
+//
+// # What runs (TestChaos, root)
+//
+// A network-namespace lab (internal/netlab): hosts a (priority 150,
+// preempt) and b (100) each running `milvus-ha run` with the embedded
+// server and 100 ms adverts on one shared directory, and a client host.
+// -chaos.clients SDK clients (github.com/milvus-io/milvus/client/v2,
+// dialing the VIP from inside the client namespace) run inserts, upserts,
+// deletes, gets and queries on a key -> value collection (int64 key,
+// varchar value unique per write, 4-d vector). Every operation is
+// recorded with call and return times and an outcome:
+//
+//   - ok;
+//   - failed, only when the request certainly did nothing: a validation
+//     code, "not primary" (a standby never writes), or grpc-go's "Error
+//     while dialing" (no transport: never sent);
+//   - indeterminate otherwise: timeouts, lost connections, and "fenced" —
+//     a primary that fails its post-sync fence check has already synced
+//     the batch, which is inside the new owner's seal if it was synced in
+//     time. The SDK's own retry of Unavailable is turned off per call so
+//     one recorded operation is one attempt.
+//
+// Faults come in cycles of one to four overlapping faults, drawn from
+// -chaos.seed (printed; the same seed replays the same schedule):
+//
+//	host-loss            LinkDown / LinkUp of a keeper host
+//	kill                 kill -9 of a keeper, restart after 0.1-1 s
+//	pause                SIGSTOP of the active keeper for 0.6-1.5 s (lease 0.5 s), SIGCONT
+//	cut                  partition between a and b only (storage still shared)
+//	storage-eio          every storage operation of one host fails with EIO
+//	storage-hang         every storage operation of one host blocks (vanished mount)
+//	slow-io              one host's writes and syncs take 100-600 ms each
+//	flap                 one host's health check flips every 25-450 ms
+//	switchover           2-3 rapid `milvus-ha switchover` + `resume` via the CLI
+//	restart-in-recovery  kill -9 the active keeper, restart it, kill it again while it
+//	                     opens its store; sometimes also kill the peer mid-takeover
+//
+// After each cycle every fault is undone and the loop waits for an
+// acknowledged write called after the heal (60 s at most, else the run
+// fails as stuck).
+//
+// # Storage faults: a FUSE layer per host
+//
+// Both hosts share one kernel, so a plain shared directory cannot fail for
+// one host only, and a symlink swap or chmod would not touch the
+// descriptors the keeper keeps open (root also ignores modes). Each host
+// therefore reaches the shared directory through its own FUSE passthrough
+// (go-fuse's loopback, served by the test process) that can fail every
+// operation with EIO, block it, or delay writes and syncs: cut, vanished
+// mount and slow storage for that host alone, hitting open descriptors too.
+// Direct I/O and zero attribute/entry timeouts keep the two views coherent
+// (pwrite+fdatasync on one visible to the next pread on the other), and
+// locks are passed to the server, which takes OFD locks on its own
+// descriptors, so the guard's OFD lock conflicts across hosts
+// (TestFaultFS). Limits: faults are per system call, not per block; the
+// page cache below is shared, as with real shared storage; a dm-delay or
+// dm-error device would be closer to a disk but cannot be per host here.
+// -chaos.storage=false turns the layer (and the storage faults) off.
+//
+// # Checkers
+//
+//   - porcupine, per key (a register; insert and upsert are puts since the
+//     newest row wins, delete, get/query are reads). Indeterminate writes
+//     return at +infinity; an indeterminate put whose unique value no read
+//     ever saw is dropped (always linearizable at the end). A final read
+//     of every key after the faults closes the history.
+//   - set check: every acknowledged insert of the insert-only key range is
+//     present at the end with its value; no key holds a value nobody wrote.
+//   - two writers, after the run, from the disk and the logs with an
+//     independent decoder of the WAL format: each epoch acquired by one
+//     node; the committed log (sealed epochs up to their seal) is one dense
+//     LSN chain; every acknowledged write is in it, in an epoch that was
+//     still current when the write was sent (else: a two-writer interval).
+//   - VIP: a netlink socket inside each keeper host samples eth0 every
+//     20 ms. Both hosts holding the VIP while both keepers run, beyond
+//     -chaos.vipwindow, fails the run; overlap while a keeper is frozen or
+//     dead (it cannot remove an address) is reported apart.
+//   - crashes: a keeper exit nobody injected, or a panic / fatal error /
+//     race report in a keeper log, fails the run. A keeper still running
+//     5 s after SIGTERM at the end gets SIGQUIT (stacks in its log).
+//
+// # Report
+//
+// -chaos.report=FILE.md writes the verdicts, faults by kind with the
+// unavailability (longest time without a successful operation from the
+// fault to recovery) p50/p99, operations by outcome and a table of cycles;
+// FILE.svg plots client latency over time with the faults as bands, and
+// FILE.history.tsv holds every operation.
+//
+// # Runs
+//
+//	go test ./...                                  # CI: 200 faults, about 10 minutes
+//	go test -run TestChaos -chaos.faults=2000 -timeout 0 -chaos.report=/tmp/soak.md
+//	go test -run TestChaos -chaos.seed=N           # replay a schedule
+//	go test -run TestRepro -chaos.repro            # reproducers of open bugs
+//
+// # Bugs found
+//
+//	#  found by                 bug                                                      reproducer                             status
+//	1  storage-hang + kill,     a keeper restarted after kill -9 keeps the VIP its       TestReproLeftoverVIPWhileStorageHangs  open (internal/keeper)
+//	   restart-in-recovery      predecessor left until its store has opened: keeper.New
+//	                            opens the store before speaker.Run removes leftover
+//	                            VIPs, so while storage hangs both hosts hold the VIP
+//	                            (and the stale host answers ARP for it)
+//	2  switchover, failback     stepping down sometimes takes exactly 5 s with clients   none yet: a switchover or failback      open (internal/keeper,
+//	   under combined faults    busy: the lease is released 5.0 s after the hand-over    with busy clients alone does not        internal/milvusapi)
+//	                            began (milvusapi's GracefulStop grace), with the VIP     trigger it; seen in cycles that mix
+//	                            already gone and the peer waiting for the lease: ~5 s    it with flap / storage faults
+//	                            without service
 package chaos

@@ -20,22 +20,23 @@ type cycle struct {
 
 // runReport is everything a run measured.
 type runReport struct {
-	Seed       int64
-	Clients    int
-	Storage    bool
-	Duration   time.Duration
-	Cycles     []*cycle
-	Ops        []op
-	Lost       []string // acknowledged set inserts missing at the end
-	Unexpected []string // final values nobody wrote
-	Lin        linResult
-	TW         twoWriterReport
-	VIPMax     time.Duration // longest overlap while both keepers ran
-	VIPOver    int           // overlaps longer than the window
-	VIPFrozen  time.Duration // longest overlap explained by a frozen keeper
-	VIPWindow  time.Duration
-	Crashes    []string
-	Stuck      []string
+	Seed         int64
+	Clients      int
+	Storage      bool
+	Duration     time.Duration
+	Cycles       []*cycle
+	Ops          []op
+	Lost         []string // acknowledged set inserts missing at the end
+	Unexpected   []string // final values nobody wrote
+	Lin          linResult
+	TW           twoWriterReport
+	VIPMax       time.Duration // longest overlap while both keepers ran
+	VIPOver      int           // overlaps longer than the window
+	VIPFrozen    time.Duration // longest overlap explained by a frozen keeper
+	VIPWindow    time.Duration
+	VIPIntervals []string
+	Crashes      []string
+	Stuck        []string
 }
 
 // unavailability fills each cycle's Unavail from the successful
@@ -108,7 +109,7 @@ func (r *runReport) markdown() string {
 	fmt.Fprintf(&b, "| WAL: epochs / records past a seal / torn bytes / problems | %d / %d / %d / %d | %s |\n",
 		r.TW.Epochs, r.TW.Late, r.TW.TornBytes, len(r.TW.Problems), pass(len(r.TW.Problems) == 0))
 	fmt.Fprintf(&b, "| VIP on both hosts, both keepers running | longest %s, %d over %s | %s |\n", ms(r.VIPMax), r.VIPOver, ms(r.VIPWindow), pass(r.VIPOver == 0))
-	fmt.Fprintf(&b, "| VIP on both hosts while one keeper was frozen | longest %s | info |\n", ms(r.VIPFrozen))
+	fmt.Fprintf(&b, "| VIP on both hosts, any cause (frozen or dead keepers included) | longest %s | info |\n", ms(r.VIPFrozen))
 	fmt.Fprintf(&b, "| keeper crashes not injected, panics | %d | %s |\n", len(r.Crashes), pass(len(r.Crashes) == 0))
 	fmt.Fprintf(&b, "| cycles without recovery within 60 s | %d | %s |\n", len(r.Stuck), pass(len(r.Stuck) == 0))
 
@@ -181,6 +182,22 @@ func (r *runReport) markdown() string {
 			fmt.Fprintf(&b, "- %s\n", s)
 		}
 	}
+	fmt.Fprintf(&b, "\n## Cycles\n\n| # | faults (kind host +offset hold) | start | healed after | recovered after heal | unavailable |\n| ---: | --- | ---: | ---: | ---: | ---: |\n")
+	for i, c := range r.Cycles {
+		var fs []string
+		for _, f := range c.Faults {
+			d := fmt.Sprintf("%s %s +%d %d", f.Kind, f.Host, f.Offset.Milliseconds(), f.Hold.Milliseconds())
+			if f.Note != "" {
+				d += " (" + f.Note + ")"
+			}
+			fs = append(fs, d)
+		}
+		rec := "never"
+		if c.Recovered > 0 {
+			rec = ms(c.Recovered - c.Healed)
+		}
+		fmt.Fprintf(&b, "| %d | %s | %.1fs | %s | %s | %s |\n", i+1, strings.Join(fs, ", "), c.Start.Seconds(), ms(c.Healed-c.Start), rec, ms(c.Unavail))
+	}
 	list("Lost acknowledged writes", r.Lost)
 	list("Values nobody wrote", r.Unexpected)
 	var lin []string
@@ -193,6 +210,7 @@ func (r *runReport) markdown() string {
 	list("Porcupine violations", lin)
 	list("Two-writer intervals", r.TW.Intervals)
 	list("WAL problems", r.TW.Problems)
+	list("VIP on both hosts", r.VIPIntervals)
 	list("Keeper crashes", r.Crashes)
 	list("Cycles without recovery", r.Stuck)
 	return b.String()
@@ -274,6 +292,13 @@ func (r *runReport) svg() string {
 
 func (r *runReport) write(path string) error {
 	if err := os.WriteFile(path, []byte(r.markdown()), 0o644); err != nil {
+		return err
+	}
+	var hist strings.Builder
+	for _, o := range r.Ops {
+		fmt.Fprintf(&hist, "%d\t%s\t%d\t%q\t%d\t%d\t%s\t%q\n", o.Client, o.Kind, o.Key, o.Value, o.Call.Microseconds(), o.Return.Microseconds(), o.Outcome, o.Err)
+	}
+	if err := os.WriteFile(strings.TrimSuffix(path, ".md")+".history.tsv", []byte(hist.String()), 0o644); err != nil {
 		return err
 	}
 	return os.WriteFile(strings.TrimSuffix(path, ".md")+".svg", []byte(r.svg()), 0o644)
