@@ -282,32 +282,32 @@ func (p *pair) servicePID(ctx context.Context, h *netlab.Host) (int, error) {
 	}
 }
 
-// storeAcquire returns how long h's store waited for the storage lease in
-// its last promote after t0, from the keeper's log (the store's "log open
-// for writing" line).
-func (p *pair) storeAcquire(h *netlab.Host, t0 time.Time) (time.Duration, bool) {
+// storeOpened finds, in h's keeper log, the store's first "log open for
+// writing" line after t0 (logged by its successful promote attempt once the
+// lease was taken and the previous epoch sealed): its time and the
+// seal_and_tail it reports. Earlier attempts that met a live lease log
+// nothing, so promote time without the lease wait is the keeper's promote
+// event time − this line's time + seal_and_tail.
+func (p *pair) storeOpened(h *netlab.Host, t0 time.Time) (at time.Time, sealTail time.Duration, ok bool) {
 	b, err := os.ReadFile(filepath.Join(p.dir, h.Name()+".log"))
 	if err != nil {
-		return 0, false
+		return at, 0, false
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.Contains(line, `msg="log open for writing"`) {
-			continue
-		}
-		m := acquireRE.FindStringSubmatch(line)
+		m := openedRE.FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}
-		at, err1 := time.Parse(time.RFC3339Nano, m[1])
+		t, err1 := time.Parse(time.RFC3339Nano, m[1])
 		d, err2 := time.ParseDuration(m[2])
-		if err1 == nil && err2 == nil && at.After(t0) {
-			return d, true
+		if err1 == nil && err2 == nil && t.After(t0) {
+			return t, d, true
 		}
 	}
-	return 0, false
+	return at, 0, false
 }
 
-var acquireRE = regexp.MustCompile(`^time=(\S+) .* acquire=(\S+)`)
+var openedRE = regexp.MustCompile(`^time=(\S+) .*msg="log open for writing".* seal_and_tail=(\S+)`)
 
 func quoteList(args []string) string {
 	q := make([]string, len(args))

@@ -170,29 +170,37 @@ func (r *recipeRig) reset(ctx context.Context) error {
 			return err
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	// Stable means: a alone holds the VIP for a whole Master_Down_Interval
+	// plus a check-script interval (b would have taken over by then if a's
+	// check were still failing from the start).
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
+	var since time.Time
 	for {
 		ha, err1 := r.holds(r.a)
 		hb, err2 := r.holds(r.b)
 		if err := errors.Join(err1, err2); err != nil {
 			return err
 		}
-		if ha && !hb {
-			break
+		switch {
+		case !ha || hb:
+			since = time.Time{}
+		case since.IsZero():
+			since = time.Now()
+		case time.Since(since) > 6*time.Second:
+			return r.client.retry(wctx, time.Second, func(ctx context.Context) error {
+				s, err := r.client.svc()
+				if err != nil {
+					return err
+				}
+				_, err = s.GetVersion(ctx, &milvuspb.GetVersionRequest{})
+				return err
+			})
 		}
 		if err := sleep(wctx, 20*time.Millisecond); err != nil {
 			return fmt.Errorf("failbench: recipe: a does not hold the VIP alone (a %v, b %v): %w", ha, hb, err)
 		}
 	}
-	return r.client.retry(wctx, time.Second, func(ctx context.Context) error {
-		s, err := r.client.svc()
-		if err != nil {
-			return err
-		}
-		_, err = s.GetVersion(ctx, &milvuspb.GetVersionRequest{})
-		return err
-	})
 }
 
 // lastServeLine is the last line of b's server log, for notes.

@@ -172,6 +172,9 @@ func (m *meter) event(ctx context.Context, rl *rigLab, w *workload, to *netlab.H
 	if err := sleep(ctx, rand.N(advert)); err != nil {
 		return oc, err
 	}
+	if held, err := rl.holds(to); err != nil || held {
+		return oc, fmt.Errorf("%s held the VIP before the fault (%v): rig not in its starting state", to.Name(), err)
+	}
 	wctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	vctx, stopWatch := context.WithCancel(wctx)
@@ -235,16 +238,16 @@ func (m *meter) file(sc Scenario, sys System, oc outcome, ph Phases, err error) 
 
 // pairEvent measures one failover of the milvus-ha pair towards to and
 // files it with its phases from to's keeper history.
-func (m *meter) pairEvent(ctx context.Context, pr *pair, w *workload, sc Scenario, to *netlab.Host, fault func() error) (time.Duration, error) {
+func (m *meter) pairEvent(ctx context.Context, pr *pair, w *workload, sc Scenario, to *netlab.Host, fault func() error) (time.Time, error) {
 	oc, err := m.event(ctx, pr.rigLab, w, to, fault, func(ctx context.Context) error {
 		return pr.waitActive(ctx, to, time.Minute)
 	}, 60*time.Second)
 	var ph Phases
-	var gate time.Duration
+	var promoted time.Time
 	if err == nil {
 		at, took, refused, ok := pr.promoteAfter(ctx, to, oc.t0)
 		if ok {
-			gate = took
+			promoted = at
 			ph.Gate = took
 			ph.Detect = at.Add(-took).Sub(oc.t0)
 		}
@@ -254,7 +257,7 @@ func (m *meter) pairEvent(ctx context.Context, pr *pair, w *workload, sc Scenari
 		}
 	}
 	m.file(sc, MilvusHA, oc, ph, err)
-	return gate, err
+	return promoted, err
 }
 
 // pairRep runs one repetition of P1, P1', P2, P3 and resume on the pair,
@@ -476,61 +479,59 @@ func (m *meter) p4(ctx context.Context, pr *pair) error {
 	m.rep.Rows, m.rep.Dim, m.rep.LoadTime = o.Rows, o.Dim, time.Since(start)
 	o.Logger.Info("loaded", "rows", o.Rows, "took", m.rep.LoadTime.Round(time.Millisecond))
 
+	// A standby that is still applying the log would make its promote
+	// look slow: wait until its keeper is idle, with no client running.
 	settle := func(h *netlab.Host) error {
 		ictx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		defer cancel()
 		return waitIdle(ictx, pr.keeperPID(h))
 	}
-	if err := settle(pr.b); err != nil {
-		return err
-	}
-	w, err := m.startWorkload(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		cl, a := m.stopWorkload(w)
-		m.calls, m.acked = m.calls+cl, m.acked+a
-	}()
 	prom := m.rep.Result(Promote, MilvusHA)
-	addPromote := func(h *netlab.Host, t0 time.Time, d time.Duration, err error) {
-		if err != nil || d == 0 {
+	addPromote := func(h *netlab.Host, t0, at time.Time, err error) {
+		if err != nil || at.IsZero() {
 			prom.Missed++
 			return
 		}
-		if wait, ok := pr.storeAcquire(h, t0); ok && wait < d {
-			d -= wait
-		} else {
-			prom.Note = "the store's lease wait was not found in the keeper's log; the sample includes it"
+		opened, sealTail, ok := pr.storeOpened(h, t0)
+		if !ok || opened.After(at) {
+			prom.Missed++
+			prom.Note = "the store's \"log open for writing\" line was not found in the keeper's log"
+			return
 		}
-		prom.Samples = append(prom.Samples, d)
+		prom.Samples = append(prom.Samples, at.Sub(opened)+sealTail)
 	}
 	for i := 1; i <= o.Reps; i++ {
 		o.Logger.Info("P4 repetition", "rep", i)
+		if err := settle(pr.b); err != nil {
+			return err
+		}
+		w, err := m.startWorkload(ctx, c)
+		if err != nil {
+			return err
+		}
 		t0 := time.Now()
-		took, err := m.pairEvent(ctx, pr, w, BigSwitchover, pr.b, func() error { return pr.control(ctx, pr.a, "switchover") })
-		addPromote(pr.b, t0, took, err)
+		at, err := m.pairEvent(ctx, pr, w, BigSwitchover, pr.b, func() error { return pr.control(ctx, pr.a, "switchover") })
+		cl, ack := m.stopWorkload(w)
+		m.calls, m.acked = m.calls+cl, m.acked+ack
+		addPromote(pr.b, t0, at, err)
 		if err := pr.waitActive(ctx, pr.b, 5*time.Minute); err != nil {
 			return err
 		}
 		if err := settle(pr.a); err != nil {
 			return err
 		}
-		// Back to a; its promote counts, its outage is not a P3 sample.
-		took = 0
+		// Back to a (no client: only its promote time counts here).
 		t0 = time.Now()
+		at = time.Time{}
 		err = pr.control(ctx, pr.a, "resume")
 		if err == nil {
 			err = pr.waitReady(ctx, pr.a, 5*time.Minute)
 		}
 		if err == nil {
-			_, took, _, _ = pr.promoteAfter(ctx, pr.a, t0)
+			at, _, _, _ = pr.promoteAfter(ctx, pr.a, t0)
 		}
-		addPromote(pr.a, t0, took, err)
+		addPromote(pr.a, t0, at, err)
 		if err != nil {
-			return err
-		}
-		if err := settle(pr.b); err != nil {
 			return err
 		}
 	}
