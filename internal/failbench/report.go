@@ -247,8 +247,9 @@ func (r *Report) Write(w io.Writer) error {
 
 	b.WriteString("\nWhere milvus-ha's time goes (medians, from the fault): old node stepped down (lease released) | new node decides |\n")
 	b.WriteString("gate (lease, seal, promote, API) | VIP on the new node | VIP → first client success | gate refusals (total)\n")
-	for _, res := range r.Results {
-		if res.System != MilvusHA || len(res.Phases) == 0 {
+	for _, sc := range Scenarios {
+		res := r.find(sc, MilvusHA)
+		if res == nil || len(res.Phases) == 0 {
 			continue
 		}
 		var o, d, g, v, c []time.Duration
