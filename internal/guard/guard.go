@@ -30,6 +30,9 @@ var ErrPeerAlive = errors.New("guard: peer alive on storage")
 // not hold it.
 var ErrNotHolding = errors.New("guard: this node does not hold the lease")
 
+// ErrClosed is returned by Heartbeat once Close was called.
+var ErrClosed = errors.New("guard: closed")
+
 // PeerAliveError says who holds the lease.
 type PeerAliveError struct {
 	Owner Owner
@@ -96,6 +99,13 @@ type Guard struct {
 
 	ownerF, beatF *os.File
 
+	// renewIO is one renewal's I/O (renew); tests wrap it to hold a
+	// renewal in I/O.
+	renewIO func(epoch uint64) error
+	// renewing counts renewal goroutines in flight: Close waits for them
+	// before it closes the files they write.
+	renewing sync.WaitGroup
+
 	acqMu sync.Mutex // serialises Acquire and Release
 	mu    sync.Mutex // guards the fields below
 	obs   *Observer
@@ -104,6 +114,9 @@ type Guard struct {
 	lostCh  chan struct{}
 	timer   *time.Timer
 	counter uint64
+	// closed is set by Close: no renewal starts after it, and no renewal
+	// extends the lease any more.
+	closed bool
 
 	stats struct {
 		renewals, renewalErrors, renewalsSkipped, ownerChecks, acquired, lost, lockUnsupported atomic.Uint64
@@ -120,6 +133,7 @@ func Open(dir, nodeID string, t Timing, opts ...Option) (*Guard, error) {
 		return nil, err
 	}
 	g := &Guard{dir: dir, node: nodeID, timing: t, clock: BootClock, log: slog.Default(), obs: NewObserver(t)}
+	g.renewIO = g.renew
 	for _, o := range opts {
 		o(g)
 	}
@@ -151,13 +165,22 @@ func Open(dir, nodeID string, t Timing, opts ...Option) (*Guard, error) {
 	return g, nil
 }
 
-// Close stops the lease timer and closes the files. It does not release the
-// lease (a crash does not either); call Release for a clean handover. Cancel
-// the Heartbeat context first.
+// Close ends Heartbeat (it returns ErrClosed), waits for a renewal still in
+// I/O, then stops the lease timer and closes the files. It does not release
+// the lease (a crash does not either); call Release for a clean handover.
+// While Close waits, the lease timer still ends the lease at its deadline:
+// a renewal stuck on hung storage delays Close, never the end of the lease.
 func (g *Guard) Close() error {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	// No renewal starts after closed is set (Heartbeat checks it under mu
+	// before renewing.Add), so this waits for the last one.
+	g.renewing.Wait()
 	g.mu.Lock()
 	if g.timer != nil {
 		g.timer.Stop()
+		g.timer = nil
 	}
 	g.mu.Unlock()
 	var errs []error
@@ -437,10 +460,13 @@ func (g *Guard) armLocked() {
 	if g.timer != nil {
 		g.timer.Stop()
 	}
-	g.timer = time.AfterFunc(max(h.Deadline()-g.clock(), 0), func() {
+	var t *time.Timer
+	t = time.AfterFunc(max(h.Deadline()-g.clock(), 0), func() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		if g.hold != h {
+		// A timer replaced by a renewal, or stopped by Close, whose
+		// function was already running.
+		if g.hold != h || g.timer != t {
 			return
 		}
 		if err := h.Lost(g.clock()); err != nil {
@@ -449,6 +475,7 @@ func (g *Guard) armLocked() {
 		}
 		g.armLocked()
 	})
+	g.timer = t
 }
 
 // endLocked records the end of the current holding and notifies.
@@ -561,16 +588,22 @@ func (g *Guard) StillOwner() error {
 	return nil
 }
 
-// Heartbeat renews the lease every HeartbeatInterval until ctx ends or the
-// lease is lost, and returns why it stopped. Each renewal preads OWNER
-// (still ours?), then pwrites HEARTBEAT with the next counter and syncs it.
-// Renewal I/O runs in its own goroutine so that a hung storage cannot delay
-// the end of the lease; failed renewals are logged and counted, and the
-// lease runs down to its deadline.
+// Heartbeat renews the lease every HeartbeatInterval until ctx ends, the
+// lease is lost or Close is called, and returns why it stopped. Each renewal
+// preads OWNER (still ours?), then pwrites HEARTBEAT with the next counter
+// and syncs it. Renewal I/O runs in its own goroutine so that a hung storage
+// cannot delay the end of the lease (the lease timer fires at the deadline
+// whatever the renewal is doing); failed renewals are logged and counted,
+// and the lease runs down to its deadline. Heartbeat returns only after its
+// last renewal finished, so nothing writes HEARTBEAT once it returned: a
+// Release that follows cannot be overtaken by a stale renewal.
 func (g *Guard) Heartbeat(ctx context.Context) error {
 	g.mu.Lock()
-	h := g.hold
+	h, closed := g.hold, g.closed
 	g.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
 	if h == nil {
 		return ErrNotHolding
 	}
@@ -580,6 +613,11 @@ func (g *Guard) Heartbeat(ctx context.Context) error {
 	}
 	results := make(chan result, 1)
 	inflight := false
+	defer func() {
+		if inflight {
+			<-results
+		}
+	}()
 	tick := time.NewTicker(g.timing.HeartbeatInterval)
 	defer tick.Stop()
 	lost := g.Lost()
@@ -589,10 +627,15 @@ func (g *Guard) Heartbeat(ctx context.Context) error {
 			return ctx.Err()
 		case <-lost:
 			g.mu.Lock()
-			defer g.mu.Unlock()
-			return h.Lost(g.clock())
+			err := h.Lost(g.clock())
+			g.mu.Unlock()
+			return err
 		case <-tick.C:
 			g.mu.Lock()
+			if g.closed {
+				g.mu.Unlock()
+				return ErrClosed
+			}
 			if g.hold != h {
 				g.mu.Unlock()
 				return ErrNotHolding
@@ -602,15 +645,19 @@ func (g *Guard) Heartbeat(ctx context.Context) error {
 				g.mu.Unlock()
 				return err
 			}
-			g.mu.Unlock()
 			if inflight {
+				g.mu.Unlock()
 				g.stats.renewalsSkipped.Add(1)
 				continue
 			}
 			inflight = true
+			// Added under mu while not closed: Close's Wait sees it.
+			g.renewing.Add(1)
+			g.mu.Unlock()
 			go func() {
+				defer g.renewing.Done()
 				start := g.clock()
-				err := g.renew(h.Epoch())
+				err := g.renewIO(h.Epoch())
 				results <- result{start, g.clock(), err}
 			}()
 		case r := <-results:
@@ -624,6 +671,9 @@ func (g *Guard) Heartbeat(ctx context.Context) error {
 				g.stats.renewalErrors.Add(1)
 				g.log.Warn("guard: heartbeat renewal failed", "node", g.node, "epoch", h.Epoch(),
 					"err", r.err, "valid_for", h.Deadline()-g.clock())
+			case g.closed:
+				// Close is stopping the timer: a renewal no longer extends
+				// the lease.
 			default:
 				if err := h.Renewed(r.start, r.end); err != nil {
 					g.endLocked(err)

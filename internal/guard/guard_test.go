@@ -351,3 +351,127 @@ func TestMeasureSync(t *testing.T) {
 		t.Fatal("missing directory accepted")
 	}
 }
+
+// stuckRenewal wraps g's renewal I/O: the first renewal signals entered and
+// then waits for release before doing its I/O, as a renewal blocked on
+// slow storage would; its I/O error is sent on result.
+type stuckRenewal struct {
+	entered, release chan struct{}
+	result           chan error
+	finished         atomic.Bool
+}
+
+func holdFirstRenewal(g *Guard) *stuckRenewal {
+	s := &stuckRenewal{entered: make(chan struct{}), release: make(chan struct{}), result: make(chan error, 1)}
+	real := g.renewIO
+	var first atomic.Bool
+	g.renewIO = func(epoch uint64) error {
+		if first.Swap(true) {
+			return real(epoch)
+		}
+		close(s.entered)
+		<-s.release
+		err := real(epoch)
+		s.finished.Store(true)
+		s.result <- err
+		return err
+	}
+	return s
+}
+
+// letMisbehave gives a call that should be blocked (but may not be) the
+// chance to return. The assertions never depend on it: a correct guard
+// passes however long it is.
+func letMisbehave() { time.Sleep(50 * ms) }
+
+// Heartbeat returns only after its renewal finished, so a Release or Close
+// right after it never races with a HEARTBEAT write.
+func TestHeartbeatWaitsForRenewal(t *testing.T) {
+	g := open(t, t.TempDir(), "a", relaxedTiming)
+	stuck := holdFirstRenewal(g)
+	if _, err := g.Acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctxT(t))
+	var finishedAtReturn atomic.Bool
+	done := make(chan error, 1)
+	go func() {
+		err := g.Heartbeat(ctx)
+		finishedAtReturn.Store(stuck.finished.Load())
+		done <- err
+	}()
+	<-stuck.entered
+	cancel()
+	letMisbehave()
+	close(stuck.release)
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("heartbeat: %v", err)
+	}
+	if !finishedAtReturn.Load() {
+		t.Fatal("Heartbeat returned while its renewal was still in I/O")
+	}
+	if err := <-stuck.result; err != nil {
+		t.Fatalf("renewal: %v", err)
+	}
+}
+
+// Close waits for a renewal in I/O before it closes the files under it, and
+// ends Heartbeat.
+func TestCloseWaitsForRenewal(t *testing.T) {
+	g := open(t, t.TempDir(), "a", relaxedTiming)
+	stuck := holdFirstRenewal(g)
+	if _, err := g.Acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Heartbeat(ctxT(t)) }()
+	<-stuck.entered
+	closed := make(chan error, 1)
+	go func() { closed <- g.Close() }()
+	letMisbehave()
+	close(stuck.release)
+	if err := <-stuck.result; err != nil {
+		t.Fatalf("renewal ran on closed files: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("heartbeat after Close: %v", err)
+	}
+	if s := g.Stats(); s.RenewalErrors != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// Rule 5 with the renewal stuck in I/O: the lease timer still ends the lease
+// at its deadline (Lost, OnLost, MayServe), and Close waiting for that
+// renewal does not hold the timer back.
+func TestLeaseEndsWhileRenewalStuck(t *testing.T) {
+	lost := make(chan error, 1)
+	g := open(t, t.TempDir(), "a", shortTiming, WithOnLost(func(err error) { lost <- err }))
+	stuck := holdFirstRenewal(g)
+	if _, err := g.Acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Heartbeat(ctxT(t)) }()
+	<-stuck.entered
+	closed := make(chan error, 1)
+	go func() { closed <- g.Close() }()
+	if err := <-lost; !errors.Is(err, ErrLeaseExpired) {
+		t.Fatalf("lost: %v", err)
+	}
+	<-g.Lost()
+	if err := g.MayServe(); !errors.Is(err, ErrLeaseExpired) {
+		t.Fatalf("MayServe: %v", err)
+	}
+	close(stuck.release)
+	<-stuck.result
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, ErrLeaseExpired) && !errors.Is(err, ErrClosed) {
+		t.Fatalf("heartbeat: %v", err)
+	}
+}
