@@ -57,6 +57,12 @@
 // product — compute-bound instead of memory-bound. A Bitset filter is
 // walked by its set bits, so a selective filter costs what it allows.
 //
+// Publication: Add writes the vector and its norm, then sets the id's
+// present bit (an atomic Or); every scan reads a slot only after loading
+// that bit, so concurrent Adds never hand a reader a half-written vector.
+// The batched scan runs its kernel over whole tiles only when every slot of
+// the tile is published, and otherwise over the runs of published slots.
+//
 // # HNSW
 //
 // hnswlib's algorithm (Malkov & Yashunin 2018, Algorithms 1–5): level

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -602,4 +603,74 @@ func FuzzReadFrom(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFlatSearchBatchDuringAdd runs FLAT's batched scan while Adds fill the
+// tiles it reads; run with -race. Ids are added in descending order, so a
+// tile holds written slots above slots still being written, and the scan
+// must read only published ones. The pure-Go kernels are forced because
+// the race detector does not see the reads of the assembly ones. Every
+// result must be a published id with its exact score.
+func TestFlatSearchBatchDuringAdd(t *testing.T) {
+	saved := useAVX2
+	useAVX2 = false
+	t.Cleanup(func() { useAVX2 = saved })
+	const n, d = 2 * chunkSize, 16
+	data := uniform(21, n, d)
+	queries := uniform(22, 5, d)
+	for _, m := range []Metric{L2, IP} {
+		idx, err := NewFlat(d, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		added := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			defer close(added)
+			for i := n - 1; i >= 0; i-- {
+				if err := idx.Add(uint32(i), data[i]); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%256 == 0 {
+					runtime.Gosched()
+				}
+			}
+		})
+		for r := range 2 {
+			wg.Go(func() {
+				for round := 0; ; round++ {
+					select {
+					case <-added:
+						return
+					default:
+					}
+					var p SearchParams
+					p.K = 10
+					if (round+r)%2 == 1 {
+						p.Filter = FilterFunc(func(id uint32) bool { return id%3 != 0 })
+					}
+					res, err := idx.SearchBatch(queries, p)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					for qi, rs := range res {
+						for _, x := range rs {
+							if !idx.st.isPresent(x.ID) {
+								t.Errorf("%v: result %d not added yet", m, x.ID)
+								return
+							}
+							want := oracle([][]float32{data[x.ID]}, nil, m, queries[qi], 1, nil)[0].Score
+							if !closeEnough(x.Score, want) {
+								t.Errorf("%v: id %d scored %v, want %v", m, x.ID, x.Score, want)
+								return
+							}
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
 }

@@ -178,6 +178,7 @@ func scanBatch(st *store, m Metric, qs [][]float32, k int, filter Filter) [][]it
 		}
 		out := make([]float32, 4*tile)
 		ok := make([]bool, tile)
+		pres := make([]bool, tile)
 		for ci := lo; ci < hi; ci++ {
 			c := t[ci]
 			if c == nil {
@@ -189,13 +190,22 @@ func scanBatch(st *store, m Metric, qs [][]float32, k int, filter Filter) [][]it
 					break
 				}
 				tn := min(tile, chunkSize-ts, int(limit-base)-ts)
-				all, any := tileMask(c, base, ts, tn, filter, ok)
+				all, any := tileMask(c, base, ts, tn, filter, pres, ok)
 				if !any {
 					continue
 				}
-				x := c.vecs[ts*d : (ts+tn)*d]
 				for g := 0; g < groups; g++ {
-					distBatch4(qbuf[g*4*d:(g+1)*4*d], d, x, tn, c.norms[ts:ts+tn], bw, scale, out, tile)
+					q4 := qbuf[g*4*d : (g+1)*4*d]
+					if all {
+						distBatch4(q4, d, c.vecs[ts*d:(ts+tn)*d], tn, c.norms[ts:ts+tn], bw, scale, out, tile)
+					} else {
+						// Only published slots are read: an Add may be
+						// writing the others right now. out[j] of an
+						// unread slot is stale, and ok[j] is false there.
+						for s, e := nextRun(pres[:tn], 0); s < tn; s, e = nextRun(pres[:tn], e) {
+							distBatch4(q4, d, c.vecs[(ts+s)*d:(ts+e)*d], e-s, c.norms[ts+s:ts+e], bw, scale, out[s:], tile)
+						}
+					}
 					for qi := 0; qi < 4 && g*4+qi < nq; qi++ {
 						h := &heaps[g*4+qi]
 						row := out[qi*tile : qi*tile+tn]
@@ -230,20 +240,38 @@ func scanBatch(st *store, m Metric, qs [][]float32, k int, filter Filter) [][]it
 	return res
 }
 
-// tileMask fills ok[j] for the tn ids from base+ts: live and allowed. It
-// reports whether all of them are (so the caller can skip ok) and whether
-// any is.
-func tileMask(c *chunk, base uint32, ts, tn int, filter Filter, ok []bool) (all, any bool) {
+// tileMask fills, for the tn ids from base+ts, pres[j] (published: its
+// vector is fully written, so it may be read) and ok[j] (published, live
+// and allowed), from one load of the present bit each, so ok implies pres.
+// It reports whether all of them are ok (so the caller can skip both) and
+// whether any is.
+func tileMask(c *chunk, base uint32, ts, tn int, filter Filter, pres, ok []bool) (all, any bool) {
 	all, any = true, false
 	for j := 0; j < tn; j++ {
 		p := ts + j
-		live := liveMask(c, p>>6)&(1<<(p&63)) != 0
+		bit := uint64(1) << (p & 63)
+		pr := c.present[p>>6].Load()&bit != 0
+		live := pr && c.deleted[p>>6].Load()&bit == 0
 		if live && filter != nil {
 			live = filter.Allows(base + uint32(p))
 		}
-		ok[j] = live
+		pres[j], ok[j] = pr, live
 		all = all && live
 		any = any || live
 	}
 	return all, any
+}
+
+// nextRun returns the next run [s, e) of published slots at or after from
+// (s = len(pres) if there is none).
+func nextRun(pres []bool, from int) (s, e int) {
+	s = from
+	for s < len(pres) && !pres[s] {
+		s++
+	}
+	e = s
+	for e < len(pres) && pres[e] {
+		e++
+	}
+	return s, e
 }
