@@ -228,21 +228,9 @@ func (v *vindex) search(c *collection, fs *fieldStore, qs [][]float32, k, ef int
 	if allow != nil || idx < uint32(c.rows) {
 		p.Filter = annFilter(c, allow, idx)
 	}
-	var res [][]index.Result
-	var err error
-	if idx == uint32(c.rows) {
-		res, err = v.ann.SearchBatch(qs, p)
-	} else {
-		// The builder may be adding rows right now, and FLAT's batched scan
-		// reads whole tiles, slots being written included (a data race in
-		// internal/index); single-query search checks presence first.
-		res = make([][]index.Result, len(qs))
-		for i, q := range qs {
-			if res[i], err = v.ann.Search(q, p); err != nil {
-				break
-			}
-		}
-	}
+	// The builder may be adding rows meanwhile: the index reads only rows
+	// whose Add completed, batched or not.
+	res, err := v.ann.SearchBatch(qs, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
