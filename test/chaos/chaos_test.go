@@ -183,6 +183,7 @@ func TestChaos(t *testing.T) {
 		t.Logf("VIP sampler: %d rounds (one per %v)", n, (rep.Duration / time.Duration(n)).Round(time.Millisecond))
 	}
 	rep.Crashes = append(cl.crashed(), cl.logProblems()...)
+	rep.StorageExits = cl.exitsUnderStorageFaults()
 	unavailability(ops, rep.Cycles)
 	t.Logf("%v: checks done", cl.since().Round(time.Millisecond))
 

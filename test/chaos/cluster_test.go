@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sync"
@@ -41,6 +43,10 @@ type node struct {
 	starts   int
 	crashes  []string // exits the suite did not cause
 	slowStop []string // SIGTERM did not end the keeper in time
+	// storageExits are clean error exits (status 1) shortly after an
+	// injected storage fault: the keeper refuses to start on failing
+	// storage, and a supervisor restarts it (as the suite does).
+	storageExits []string
 	// down holds the times the keeper could not act on its own: frozen
 	// or killed and not yet restarted (it cannot remove the VIP then).
 	down     []interval
@@ -180,10 +186,17 @@ func (cl *cluster) startNode(n *node) error {
 		if n.proc == p {
 			// Not killed or stopped by the suite.
 			n.proc = nil
+			now := cl.since()
 			if n.downFrom < 0 {
-				n.downFrom = cl.since()
+				n.downFrom = now
 			}
-			n.crashes = append(n.crashes, fmt.Sprintf("%s: keeper exited on its own at %v: %v", n.name, cl.since().Round(time.Millisecond), err))
+			msg := fmt.Sprintf("%s: keeper exited on its own at %v: %v", n.name, now.Round(time.Millisecond), err)
+			var ee *exec.ExitError
+			if errors.As(err, &ee) && ee.ExitCode() == 1 && n.fs != nil && n.fs.faultedWithin(2*time.Second) {
+				n.storageExits = append(n.storageExits, msg+lastLine(n.logPath))
+			} else {
+				n.crashes = append(n.crashes, msg+lastLine(n.logPath))
+			}
 		}
 	}()
 	return nil
@@ -333,6 +346,27 @@ func (n *node) setHealthy(ok bool) {
 		return
 	}
 	_ = os.WriteFile(n.hcFile, nil, 0o644)
+}
+
+// lastLine returns ": <last line of the log>" (the keeper's final error).
+func lastLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	return ": " + string(lines[len(lines)-1])
+}
+
+// exitsUnderStorageFaults returns the clean exits after storage faults.
+func (cl *cluster) exitsUnderStorageFaults() []string {
+	var out []string
+	for _, n := range cl.nodes {
+		n.mu.Lock()
+		out = append(out, n.storageExits...)
+		n.mu.Unlock()
+	}
+	return out
 }
 
 // crashed returns the exits nobody injected.

@@ -42,6 +42,15 @@ type faultFS struct {
 	healed chan struct{} // closed when a hang ends
 
 	injected atomic.Int64 // operations failed or delayed
+	lastBad  time.Time    // when the last fault ended (zero while faulted or never)
+	faulted  bool
+}
+
+// faultedWithin reports whether a fault is active or ended less than d ago.
+func (f *faultFS) faultedWithin(d time.Duration) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.faulted || (!f.lastBad.IsZero() && time.Since(f.lastBad) <= d)
 }
 
 const (
@@ -100,6 +109,11 @@ func (f *faultFS) set(mode int32, delay time.Duration) {
 	defer f.mu.Unlock()
 	old := f.mode.Swap(mode)
 	f.delay.Store(int64(delay))
+	bad := mode != fsOK || delay > 0
+	if f.faulted && !bad {
+		f.lastBad = time.Now()
+	}
+	f.faulted = bad
 	if old == fsHang && mode != fsHang {
 		close(f.healed)
 		f.healed = make(chan struct{})

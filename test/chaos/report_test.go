@@ -36,6 +36,7 @@ type runReport struct {
 	VIPWindow    time.Duration
 	VIPIntervals []string
 	Crashes      []string
+	StorageExits []string
 	Stuck        []string
 }
 
@@ -111,6 +112,7 @@ func (r *runReport) markdown() string {
 	fmt.Fprintf(&b, "| VIP on both hosts, both keepers running | longest %s, %d over %s | %s |\n", ms(r.VIPMax), r.VIPOver, ms(r.VIPWindow), pass(r.VIPOver == 0))
 	fmt.Fprintf(&b, "| VIP on both hosts, any cause (frozen or dead keepers included) | longest %s | info |\n", ms(r.VIPFrozen))
 	fmt.Fprintf(&b, "| keeper crashes not injected, panics | %d | %s |\n", len(r.Crashes), pass(len(r.Crashes) == 0))
+	fmt.Fprintf(&b, "| keeper exits (status 1) refusing to start on faulted storage, restarted | %d | info |\n", len(r.StorageExits))
 	fmt.Fprintf(&b, "| cycles without recovery within 60 s | %d | %s |\n", len(r.Stuck), pass(len(r.Stuck) == 0))
 
 	// Faults by kind.
@@ -212,6 +214,7 @@ func (r *runReport) markdown() string {
 	list("WAL problems", r.TW.Problems)
 	list("VIP on both hosts", r.VIPIntervals)
 	list("Keeper crashes", r.Crashes)
+	list("Keeper exits on faulted storage", r.StorageExits)
 	list("Cycles without recovery", r.Stuck)
 	return b.String()
 }
