@@ -112,4 +112,9 @@
 //	                            began (milvusapi's GracefulStop grace), with the VIP     trigger it; seen in cycles that mix
 //	                            already gone and the peer waiting for the lease: ~5 s    it with flap / storage faults
 //	                            without service
+//	3  storage-eio + kill       a keeper started on failing storage exits (status 1,     TestReproStartOnFailingStorageNamesEIO open (internal/vectordb)
+//	                            by design; the suite restarts it like a supervisor)
+//	                            but reports "mkdir <data_dir>: file exists": the stat
+//	                            fails with EIO, MkdirAll falls back to mkdir, EEXIST
+//	                            hides the I/O error
 package chaos

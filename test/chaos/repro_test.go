@@ -4,6 +4,7 @@ import (
 	"flag"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,4 +95,33 @@ func TestReproLeftoverVIPWhileStorageHangs(t *testing.T) {
 		t.Fatal("both hosts hold the VIP: the restarted keeper on a did not remove the address its crashed predecessor left, because its storage hangs")
 	}
 	a.fs.set(fsOK, 0)
+}
+
+// Bug 3: a keeper started while its storage fails exits (status 1, as
+// designed: a supervisor restarts it) but names the wrong failure: "mkdir
+// <data_dir>: file exists" instead of the I/O error. The stat of the data
+// directory fails with EIO, MkdirAll then tries mkdir, which fails with
+// EEXIST, and that is what gets reported.
+func TestReproStartOnFailingStorageNamesEIO(t *testing.T) {
+	needRepro(t)
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skipf("needs /dev/fuse: %v", err)
+	}
+	cl := newCluster(t, t.TempDir(), true)
+	a := cl.nodes[0]
+	a.fs.set(fsEIO, 0)
+	must(t, cl.startNode(a))
+	a.mu.Lock()
+	p := a.proc
+	a.mu.Unlock()
+	select {
+	case <-p.Done():
+	case <-time.After(60 * time.Second):
+		t.Fatal("the keeper did not exit on failing storage")
+	}
+	a.fs.set(fsOK, 0)
+	last := lastLine(a.logPath)
+	if !strings.Contains(last, "input/output error") {
+		t.Fatalf("the keeper's last words do not name the I/O error%s", last)
+	}
 }
