@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -95,5 +96,46 @@ func BenchmarkSearchFLAT(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N*nq)/b.Elapsed().Seconds(), "queries/s")
 		})
+	}
+}
+
+// The bench table judges each result against issue 3's target, and the
+// 1M-row targets only on a 1M-row run.
+func TestBenchTable(t *testing.T) {
+	r := BenchResult{Dim: 128, Insert: []InsertBench{{Batch: 100, Writers: 4, VectorsPerSec: 60_000}, {Batch: 1000, Writers: 1, VectorsPerSec: 40_000}},
+		RecoveryRows: 100_000, RecoveryIndex: IndexHNSW, RecoveryMetric: MetricCosine, RecoverySeconds: 0.5, RecoveryCold: true,
+		RSSBytes: 100 << 20, PromoteSeconds: 0.2, PromoteTailRows: 5000}
+	var small strings.Builder
+	r.writeTable(&small)
+	r.RecoveryRows = 1_000_000
+	var big strings.Builder
+	r.writeTable(&big)
+	for _, c := range []struct {
+		out  string
+		line []string // words of one line, in order
+	}{
+		{small.String(), []string{"batch 100, 4 writer(s)", "60000 vectors/s", "≥ 50000 vectors/s", "yes"}},
+		{small.String(), []string{"batch 1000, 1 writer(s)", "40000 vectors/s", "NO"}},
+		{small.String(), []string{"recovery (cold page cache)", "0.50 s", "≤ 10 s cold at 1M×128", "n/a"}},
+		{small.String(), []string{"resident memory", "100 MiB (≈ 1000 MiB per 1M rows)", "≤ 1 GiB", "n/a"}},
+		{small.String(), []string{"promote", "200.0 ms", "≤ 100 ms", "NO"}},
+		{big.String(), []string{"recovery (cold page cache)", "0.50 s", "yes"}},
+		{big.String(), []string{"resident memory", "100 MiB", "≤ 1 GiB", "yes"}},
+	} {
+		found := false
+		for _, l := range strings.Split(c.out, "\n") {
+			rest, ok := l, true
+			for _, w := range c.line {
+				var after string
+				if _, after, ok = strings.Cut(rest, w); !ok {
+					break
+				}
+				rest = after
+			}
+			found = found || ok
+		}
+		if !found {
+			t.Errorf("no line with %q in\n%s", c.line, c.out)
+		}
 	}
 }
