@@ -354,6 +354,12 @@ func (m *meter) execRep(ctx context.Context, px *pair, i int) error {
 // recipeRep runs one repetition of P1' and P2 on the recipe rig.
 func (m *meter) recipeRep(ctx context.Context, rc *recipeRig, i int) error {
 	m.o.Logger.Info("recipe repetition", "rep", i)
+	// Its master's server may have fenced itself while the other rigs ran
+	// (a 500 ms lease on a loaded machine): start from the recipe's
+	// starting point every time.
+	if err := rc.reset(ctx); err != nil {
+		return err
+	}
 	w, err := m.startWorkload(ctx, rc.client)
 	if err != nil {
 		return fmt.Errorf("failbench: recipe workload: %w", err)
