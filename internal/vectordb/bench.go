@@ -184,9 +184,13 @@ func (r BenchResult) writeTable(w io.Writer) {
 	}
 	if r.RecoveryRows > 0 {
 		atSize := r.RecoveryRows >= targetRecoveryRows && r.Dim == 128
-		judge := func(ok bool) string {
-			if !atSize {
+		// judge gives the verdict, or why the run cannot be judged.
+		judge := func(ok bool, whyNot string) string {
+			switch {
+			case !atSize:
 				return "n/a (run at " + targetRecoveryLabel + ": --million)"
+			case whyNot != "":
+				return "n/a (" + whyNot + ")"
 			}
 			return verdict(ok)
 		}
@@ -198,13 +202,13 @@ func (r BenchResult) writeTable(w io.Writer) {
 			cache = "cold page cache"
 		}
 		fmt.Fprintf(tw, "recovery (%s)\t%.2f s\t≤ %d s cold at %s\t%s\n", cache, r.RecoverySeconds,
-			targetRecoverySecs, targetRecoveryLabel, judge(r.RecoveryCold && r.RecoverySeconds <= targetRecoverySecs))
+			targetRecoverySecs, targetRecoveryLabel, judge(r.RecoverySeconds <= targetRecoverySecs, map[bool]string{false: "warm: --cold"}[r.RecoveryCold]))
 		mem := fmt.Sprintf("%d MiB", r.RSSBytes>>20)
 		if !atSize {
 			mem += fmt.Sprintf(" (≈ %d MiB per 1M rows)", r.RSSBytes*targetRecoveryRows/int64(r.RecoveryRows)>>20)
 		}
 		fmt.Fprintf(tw, "resident memory after recovery\t%s\t≤ 1 GiB at %s, HNSW M=16\t%s\n", mem, targetRecoveryLabel,
-			judge(r.RecoveryIndex != IndexFLAT && r.RSSBytes <= targetRSSBytes))
+			judge(r.RSSBytes <= targetRSSBytes, map[bool]string{true: "target is for HNSW"}[r.RecoveryIndex == IndexFLAT]))
 		fmt.Fprintf(tw, "promote, warm standby (%d-row tail)\t%.1f ms\t≤ %.0f ms\t%s\n", r.PromoteTailRows,
 			r.PromoteSeconds*1000, targetPromoteSecs*1000, verdict(r.PromoteSeconds <= targetPromoteSecs))
 	}

@@ -110,6 +110,9 @@ func TestBenchTable(t *testing.T) {
 	r.RecoveryRows = 1_000_000
 	var big strings.Builder
 	r.writeTable(&big)
+	r.RecoveryCold, r.RecoveryIndex = false, IndexFLAT
+	var warmFlat strings.Builder
+	r.writeTable(&warmFlat)
 	for _, c := range []struct {
 		out  string
 		line []string // words of one line, in order
@@ -121,6 +124,8 @@ func TestBenchTable(t *testing.T) {
 		{small.String(), []string{"promote", "200.0 ms", "≤ 100 ms", "NO"}},
 		{big.String(), []string{"recovery (cold page cache)", "0.50 s", "yes"}},
 		{big.String(), []string{"resident memory", "100 MiB", "≤ 1 GiB", "yes"}},
+		{warmFlat.String(), []string{"recovery (warm page cache)", "n/a (warm: --cold)"}},
+		{warmFlat.String(), []string{"resident memory", "n/a (target is for HNSW)"}},
 	} {
 		found := false
 		for _, l := range strings.Split(c.out, "\n") {
