@@ -61,9 +61,9 @@
 // their defaults, 1 s and v2), `milvus-ha serve` standing in for Milvus:
 // running on the master from the start, cold-started by the backup's
 // notify_master and stopped by notify_backup. The server's storage lease
-// uses the keepers' timing (500 ms); the recipe moves the VIP seconds after
-// a fault, by which time a dead server's lease has long expired, so the
-// lease adds nothing there. With the link down but the master's server
+// is 2 s (shorter ones let the stand-in fence itself on a loaded machine);
+// the recipe moves the VIP ≥ 2.8 s after a fault, by which time a dead
+// server's lease has expired, so the lease adds nothing there. With the link down but the master's server
 // alive, that server keeps the lease and the backup's server cannot open
 // the store (with real Milvus both would write it); that case is run once
 // and reported as such.

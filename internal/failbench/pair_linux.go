@@ -103,8 +103,7 @@ func (p *pair) config(h *netlab.Host) (string, error) {
 	path := filepath.Join(p.dir, h.Name()+".yaml")
 	service := fmt.Sprintf(`  embedded: {listen: ":%s", health_listen: ":9091"}`, milvusPort)
 	if p.exec {
-		// The child's own lease is the keepers' (see recipeServeArgs).
-		args := append([]string{p.o.Binary, "serve", "--data", filepath.Join(p.data, "db"), "--node-id", h.Name()}, recipeServeArgs...)
+		args := append([]string{p.o.Binary, "serve", "--data", filepath.Join(p.data, "db"), "--node-id", h.Name()}, execServeArgs...)
 		service = fmt.Sprintf("  exec:\n    command: [%s]\n    address: \"127.0.0.1:%s\"", quoteList(args), milvusPort)
 	}
 	// The exec pair runs without preemption: see execRep.

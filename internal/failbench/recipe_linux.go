@@ -29,11 +29,16 @@ type recipeRig struct {
 	client *client
 }
 
-// The server's lease in the recipe rig: the keepers' own ("normal" preset at
-// advert 100 ms), so that the stand-in fences itself no sooner and no later
-// than milvus-ha's store; the recipe's VIP moves after seconds, long after
-// a dead server's lease has expired, so it adds nothing to the baseline.
-var recipeServeArgs = []string{"--listen", ":" + milvusPort, "--health-listen", ":9091", "--lease-timeout", "500ms", "--heartbeat", "100ms"}
+// The server's storage lease in the recipe rig: 2 s, long enough that the
+// stand-in does not fence itself on a loaded machine (which would fail the
+// master over by itself). It adds nothing to the baseline: the recipe
+// moves the VIP ≥ 2.8 s after a fault, by which time a dead server's lease
+// has expired.
+var recipeServeArgs = []string{"--listen", ":" + milvusPort, "--health-listen", ":9091", "--lease-timeout", "2s", "--heartbeat", "200ms"}
+
+// execServeArgs are the exec pair's child server flags: its own store
+// lease is the keepers' (normal preset at advert 100 ms).
+var execServeArgs = []string{"--listen", ":" + milvusPort, "--health-listen", ":9091", "--lease-timeout", "500ms", "--heartbeat", "100ms"}
 
 func newRecipe(ctx context.Context, o *Options) (_ *recipeRig, err error) {
 	rl, err := newRigLab(ctx, "recipe")
