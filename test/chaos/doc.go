@@ -94,7 +94,7 @@
 //
 // # Runs
 //
-//	go test ./...                                  # CI: 200 faults, about 10 minutes
+//	go test -timeout 20m ./...                     # CI: 200 faults, about 5 minutes on 2 cores
 //	go test -run TestChaos -chaos.faults=2000 -timeout 0 -chaos.report=/tmp/soak.md
 //	go test -run TestChaos -chaos.seed=N           # replay a schedule
 //	go test -run TestRepro -chaos.repro            # reproducers of open bugs

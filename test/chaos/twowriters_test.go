@@ -73,6 +73,7 @@ type epochInfo struct {
 	seal      *walSeal
 	committed []walRecord // data records in the committed log
 	late      int         // data records outside it (deposed writer, unacknowledged tail)
+	ignored   bool        // unsealed although a later epoch exists: acknowledged nothing
 	node      string      // who acquired it (from the logs)
 	acquired  time.Duration
 }
@@ -157,7 +158,12 @@ func scanWAL(dir string) (*walScan, error) {
 	for _, ei := range ws.epochs {
 		sort.Slice(ei.segs, func(i, j int) bool { return ei.segs[i].seq < ei.segs[j].seq })
 	}
-	// Seals: the first record of each epoch's segment 0.
+	// Seals: the first record of each epoch's segment 0. Only the seals of
+	// valid epochs count. The last epoch is valid; an earlier epoch is
+	// valid if a valid later epoch sealed it, and ignored otherwise (its
+	// segment 0 was published after the next owner listed the log, so it
+	// acknowledged nothing — internal/wal loadView). Resolve from the top.
+	sealsBy := map[uint64][]*walSeal{}
 	for _, ei := range ws.epochs {
 		if len(ei.segs) == 0 || ei.segs[0].seq != 0 {
 			continue
@@ -173,11 +179,20 @@ func scanWAL(dir string) (*walScan, error) {
 		}
 		for i := 0; i < int(le.Uint32(p)); i++ {
 			e := p[4+40*i:]
-			s := &walSeal{
+			sealsBy[ei.epoch] = append(sealsBy[ei.epoch], &walSeal{
 				epoch: le.Uint64(e[0:8]), seq: le.Uint64(e[8:16]),
 				length: int64(le.Uint64(e[16:24])), raw: int64(le.Uint64(e[24:32])),
 				endLSN: le.Uint64(e[32:40]), sealedByEpoch: ei.epoch,
-			}
+			})
+		}
+	}
+	for i := len(ws.epochs) - 1; i >= 0; i-- {
+		ei := ws.epochs[i]
+		if i < len(ws.epochs)-1 && ei.seal == nil {
+			ei.ignored = true
+			continue
+		}
+		for _, s := range sealsBy[ei.epoch] {
 			t := ws.byEpoch[s.epoch]
 			if t == nil {
 				continue // its segments were truncated behind a checkpoint
