@@ -14,8 +14,11 @@
 //
 // Metrics follow Milvus: L2 returns the squared Euclidean distance
 // (ascending), IP the inner product and COSINE the cosine similarity
-// (descending). COSINE vectors are normalised at insert and at query, so
-// Vector returns the normalised form. Bad input — wrong dimension, NaN or
+// (descending). COSINE keeps each vector as added plus its inverse norm
+// 1/‖x‖ (in the slot the batched L2 scan uses for ‖x‖²) and normalises the
+// query, so a distance is −q̂·x/‖x‖: one multiply more than IP, and Vector
+// returns the vector as added, so the store need not hold a second copy of
+// it. Bad input — wrong dimension, NaN or
 // Inf, a zero vector under COSINE, k outside 1..16384, bad parameters —
 // returns an error wrapping one of the Err* values and increments
 // Stats.Rejected; nothing is stored.
@@ -113,12 +116,15 @@
 // The store calls WriteTo at checkpoint (Adds and Deletes wait while it runs,
 // searches do not) and ReadFrom at load, then replays the WAL tail into the
 // loaded index. The format (persist.go) is a 48-byte header (magic
-// "MHAINDEX", version 1, kind, metric, dim, M, efConstruction, id limit,
-// entry point, seed), then per chunk a presence byte, the present and
+// "MHAINDEX", version 2, kind, metric, flags, dim, M, efConstruction, id
+// limit, entry point, seed), then per chunk a presence byte, the present and
 // deleted bitmaps, the vectors and for HNSW the levels and neighbour lists, then a CRC-32C of
 // everything before it. ReadFrom rejects a bad magic, version, checksum,
 // truncation or any link to a missing node with an error wrapping
-// ErrCorrupt; it never panics.
+// ErrCorrupt; it never panics. Version 1 files are read too: their COSINE
+// vectors were stored normalised, so such an index keeps them that way
+// (Stats.Normalised; the store then keeps its own copy of the vectors) and
+// is written back as version 2 with a flag saying so.
 //
 // # Benchmarks
 //

@@ -21,7 +21,7 @@ func NewFlat(dim int, m Metric) (*Flat, error) {
 	if err := checkMetric(m); err != nil {
 		return nil, err
 	}
-	return &Flat{st: newStore(dim, 0), metric: m}, nil
+	return &Flat{st: newStore(dim, 0, m), metric: m}, nil
 }
 
 // Dim implements Index.
@@ -44,7 +44,7 @@ func (f *Flat) Add(id uint32, v []float32) error {
 		f.rejected.Add(1)
 		return err
 	}
-	f.st.write(c, id, p)
+	f.st.write(c, id, f.st.stored(v, p))
 	f.st.publish(c, id)
 	return nil
 }
@@ -55,6 +55,9 @@ func (f *Flat) Delete(id uint32) error {
 	defer f.writeMu.RUnlock()
 	return f.st.remove(id)
 }
+
+// Has implements Index.
+func (f *Flat) Has(id uint32) bool { return f.st.isPresent(id) }
 
 // Vector implements Index.
 func (f *Flat) Vector(id uint32) ([]float32, error) { return f.st.vector(id) }
@@ -104,11 +107,12 @@ func (f *Flat) SearchBatch(qs [][]float32, p SearchParams) ([][]Result, error) {
 // Stats implements Index.
 func (f *Flat) Stats() Stats {
 	return Stats{
-		Kind:     KindFlat,
-		Live:     f.st.live.Load(),
-		Deleted:  f.st.dead.Load(),
-		Limit:    f.st.limit.Load(),
-		Bytes:    f.st.bytes(),
-		Rejected: f.rejected.Load(),
+		Kind:       KindFlat,
+		Live:       f.st.live.Load(),
+		Deleted:    f.st.dead.Load(),
+		Limit:      f.st.limit.Load(),
+		Bytes:      f.st.bytes(),
+		Rejected:   f.rejected.Load(),
+		Normalised: f.metric == Cosine && !f.st.cosine,
 	}
 }

@@ -98,7 +98,7 @@ func NewHNSW(dim int, m Metric, p HNSWParams) (*HNSW, error) {
 		return nil, err
 	}
 	h := &HNSW{
-		st:     newStore(dim, 2*p.M),
+		st:     newStore(dim, 2*p.M, m),
 		metric: m,
 		m:      p.M,
 		m0:     2 * p.M,
@@ -123,11 +123,27 @@ func (h *HNSW) Params() HNSWParams {
 	return HNSWParams{M: h.m, EfConstruction: h.efc, Seed: h.seed}
 }
 
-func (h *HNSW) dist(a, b []float32) float32 {
+// qdist is the distance from q (a prepared query: normalised for COSINE)
+// to node id.
+func (h *HNSW) qdist(t []*chunk, q []float32, id uint32) float32 {
+	x := h.st.vec(t, id)
 	if h.metric == L2 {
-		return l2sq(a, b)
+		return l2sq(q, x)
 	}
-	return -dot(a, b)
+	d := -dot(q, x)
+	if h.st.cosine {
+		d = scaled(t, id, d)
+	}
+	return d
+}
+
+// pairDist is the distance between nodes a and b.
+func (h *HNSW) pairDist(t []*chunk, a, b uint32) float32 {
+	d := h.qdist(t, h.st.vec(t, a), b)
+	if h.st.cosine {
+		d = scaled(t, a, d) // a was not normalised either
+	}
+	return d
 }
 
 func (h *HNSW) randomLevel() int {
@@ -169,19 +185,20 @@ func (h *HNSW) Add(id uint32, v []float32) error {
 		h.rejected.Add(1)
 		return err
 	}
-	h.st.write(c, id, p)
+	h.st.write(c, id, h.st.stored(v, p))
 	level := h.randomLevel()
 	ci := id & chunkMask
 	c.level[ci] = uint8(level)
 	if level > 0 {
 		c.upper[ci] = make([]uint32, level*(h.m+1))
 	}
-	h.insert(id, level)
+	h.insert(id, level, p)
 	h.st.publish(c, id)
 	return nil
 }
 
-func (h *HNSW) insert(id uint32, level int) {
+// insert links node id, whose prepared vector is p, into the graph.
+func (h *HNSW) insert(id uint32, level int, p []float32) {
 	e := h.entry.Load()
 	if e == noEntry || int(e>>32) < level {
 		// This node may become the new top: serialise with other such
@@ -197,8 +214,12 @@ func (h *HNSW) insert(id uint32, level int) {
 	top := int(e >> 32)
 	cur := uint32(e)
 	t := h.st.chunks()
+	// The stored copy, except under cosine, where it is not normalised.
 	q := h.st.vec(t, id)
-	curDist := h.dist(q, h.st.vec(t, cur))
+	if h.st.cosine {
+		q = p
+	}
+	curDist := h.qdist(t, q, cur)
 	for lc := top; lc > level; lc-- {
 		cur, curDist = h.greedy(t, q, cur, curDist, lc)
 	}
@@ -238,6 +259,7 @@ func (h *HNSW) greedy(t []*chunk, q []float32, cur uint32, curDist float32, lc i
 			ids[i], ptrs[i] = nb, &h.st.vec(t, nb)[0]
 		}
 		distMany(q, ptrs[:n], ds[:n], h.metric != L2)
+		h.st.rescale(t, ids[:n], ds[:n])
 		for i, d := range ds[:n] {
 			if d < curDist {
 				cur, curDist, changed = ids[i], d, true
@@ -261,10 +283,9 @@ func (h *HNSW) heuristic(t []*chunk, cands []item, m int) []item {
 		if n >= m {
 			break
 		}
-		cv := h.st.vec(t, c.id)
 		good := true
 		for _, r := range cands[:n] {
-			if h.dist(cv, h.st.vec(t, r.id)) < c.dist {
+			if h.pairDist(t, c.id, r.id) < c.dist {
 				good = false
 				break
 			}
@@ -317,10 +338,9 @@ func (h *HNSW) connect(id uint32, sel []item, lc int) {
 		default:
 			// The list may name nodes newer than t.
 			t2 := h.st.chunks()
-			nv := h.st.vec(t2, nb)
 			cands := append(buf[:0], item{it.dist, id})
 			for i := 1; i <= n; i++ {
-				cands = append(cands, item{h.dist(nv, h.st.vec(t2, nl[i])), nl[i]})
+				cands = append(cands, item{h.pairDist(t2, nb, nl[i]), nl[i]})
 			}
 			sortItems(cands)
 			keep := h.heuristic(t2, cands, mmax)
@@ -341,18 +361,22 @@ func (h *HNSW) Delete(id uint32) error {
 	return h.st.remove(id)
 }
 
+// Has implements Index.
+func (h *HNSW) Has(id uint32) bool { return h.st.isPresent(id) }
+
 // Vector implements Index.
 func (h *HNSW) Vector(id uint32) ([]float32, error) { return h.st.vector(id) }
 
 // Stats implements Index.
 func (h *HNSW) Stats() Stats {
 	return Stats{
-		Kind:     KindHNSW,
-		Live:     h.st.live.Load(),
-		Deleted:  h.st.dead.Load(),
-		Limit:    h.st.limit.Load(),
-		Bytes:    h.st.bytes() + int64(len(h.locks))*8,
-		Rejected: h.rejected.Load(),
+		Kind:       KindHNSW,
+		Live:       h.st.live.Load(),
+		Deleted:    h.st.dead.Load(),
+		Limit:      h.st.limit.Load(),
+		Bytes:      h.st.bytes() + int64(len(h.locks))*8,
+		Rejected:   h.rejected.Load(),
+		Normalised: h.metric == Cosine && !h.st.cosine,
 	}
 }
 

@@ -125,6 +125,7 @@ func (h *HNSW) searchLayer(t []*chunk, q []float32, ep uint32, epDist float32, e
 		}
 		ds := s.ds[:len(ids)]
 		distMany(q, ptrs, ds, ip)
+		h.st.rescale(t, ids, ds)
 		for j, nb := range ids {
 			d := ds[j]
 			if len(s.top) < ef || d < lower {
@@ -270,7 +271,7 @@ func (h *HNSW) graphSearch(q []float32, ef int, filter Filter, excludeDeleted bo
 	t := h.st.chunks()
 	cur := uint32(e)
 	t = h.tab(t, cur)
-	curDist := h.dist(q, h.st.vec(t, cur))
+	curDist := h.qdist(t, q, cur)
 	for lc := int(e >> 32); lc > 0; lc-- {
 		cur, curDist = h.greedy(t, q, cur, curDist, lc)
 	}

@@ -19,13 +19,16 @@ type Index interface {
 	Add(id uint32, v []float32) error
 	// Delete tombstones id: it is never returned again.
 	Delete(id uint32) error
+	// Has reports whether id was added (deleted or not): Vector(id) then
+	// succeeds.
+	Has(id uint32) bool
 	// Search returns up to p.K results, best first.
 	Search(q []float32, p SearchParams) ([]Result, error)
 	// SearchBatch answers several queries; FLAT shares one pass over the
 	// data between them.
 	SearchBatch(qs [][]float32, p SearchParams) ([][]Result, error)
-	// Vector returns a copy of the stored vector of id (normalised for
-	// COSINE, so the store should keep the original if it must return it).
+	// Vector returns a copy of the vector of id as it was added (except
+	// when Stats().Normalised), so the store need not keep its own copy.
 	Vector(id uint32) ([]float32, error)
 	// Stats reports sizes and counters.
 	Stats() Stats
@@ -118,6 +121,9 @@ type Stats struct {
 	Bytes   int64  // memory held by vectors, links and bitmaps
 	// Rejected counts Add and Search calls refused for bad input.
 	Rejected uint64
+	// Normalised: a COSINE index read from a version-1 file, which holds
+	// normalised vectors, so Vector does not return them as added.
+	Normalised bool
 }
 
 func checkDim(dim int) error {

@@ -674,3 +674,98 @@ func TestFlatSearchBatchDuringAdd(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// COSINE keeps the vectors as added (Vector returns them bit for bit, so
+// the store needs no copy of its own), through a persist round trip, and
+// searches by cosine all the same. A version-1 file, whose COSINE vectors
+// were normalised, still loads: it says so (Stats.Normalised), keeps
+// answering correctly, and keeps saying so after being written back.
+func TestCosineKeepsVectorsAsAdded(t *testing.T) {
+	data := lowRank(31, 5000, 24, 6, 0.1)
+	for i, v := range data { // magnitudes far from 1
+		for j := range v {
+			v[j] *= float32(1 + i%7*10)
+		}
+	}
+	queries := lowRankQueries(data, 20)
+	checkSearch := func(t *testing.T, idx Index) {
+		t.Helper()
+		for _, q := range queries {
+			got, err := idx.Search(q, SearchParams{K: 10, Ef: 200})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := recall(got, oracle(data, nil, Cosine, q, 10, nil)); r < 0.9 {
+				t.Fatalf("recall %.2f", r)
+			}
+		}
+	}
+	for _, kind := range []Kind{KindFlat, KindHNSW} {
+		t.Run(kind.String(), func(t *testing.T) {
+			idx := build(t, kind, Cosine, data)
+			var buf bytes.Buffer
+			if _, err := idx.WriteTo(&buf); err != nil {
+				t.Fatal(err)
+			}
+			back, err := ReadFrom(&buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, x := range map[string]Index{"built": idx, "reloaded": back} {
+				if x.Stats().Normalised {
+					t.Fatalf("%s: Normalised", name)
+				}
+				for _, id := range []uint32{0, 1, 4095, 4096, 4999} {
+					if v, err := x.Vector(id); err != nil || !slices.Equal(v, data[id]) {
+						t.Fatalf("%s: Vector(%d) = %v, %v; want %v", name, id, v, err, data[id])
+					}
+				}
+				checkSearch(t, x)
+			}
+
+			// A version-1 file: what the previous build wrote.
+			legacy, err := New(Config{Kind: kind, Metric: Cosine, Dim: 24})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch x := legacy.(type) {
+			case *Flat:
+				x.st.cosine = false
+			case *HNSW:
+				x.st.cosine = false
+			}
+			for i, v := range data {
+				if err := legacy.Add(uint32(i), v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			buf.Reset()
+			if _, err := legacy.WriteTo(&buf); err != nil {
+				t.Fatal(err)
+			}
+			v1 := buf.Bytes()
+			binary.LittleEndian.PutUint32(v1[8:], 1)
+			v1[14] = 0
+			body := v1[:len(v1)-4]
+			binary.LittleEndian.PutUint32(v1[len(body):], crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+			old, err := ReadFrom(bytes.NewReader(v1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			unit, _ := prepare(data[7], 24, Cosine)
+			if v, _ := old.Vector(7); !old.Stats().Normalised || !slices.Equal(v, unit) {
+				t.Fatalf("version 1: Normalised %v, Vector(7) %v, want %v", old.Stats().Normalised, v, unit)
+			}
+			checkSearch(t, old)
+			buf.Reset()
+			if _, err := old.WriteTo(&buf); err != nil {
+				t.Fatal(err)
+			}
+			again, err := ReadFrom(&buf)
+			if err != nil || !again.Stats().Normalised {
+				t.Fatalf("version 1 written back: %v, Normalised %v", err, err == nil && again.Stats().Normalised)
+			}
+			checkSearch(t, again)
+		})
+	}
+}

@@ -14,7 +14,7 @@ import (
 // File format (all integers little-endian; see doc.go for the rationale):
 //
 //	header, 48 bytes:
-//	  magic "MHAINDEX" | version u32 = 1 | kind u8 | metric u8 | 0 u16 |
+//	  magic "MHAINDEX" | version u32 = 2 | kind u8 | metric u8 | flags u8 | 0 u8 |
 //	  dim u32 | M u32 | efConstruction u32 | limit u32 | entry u64 | seed u64
 //	per chunk of 4096 ids, for ids below limit (rows = ids in this chunk):
 //	  u8 1 if the chunk holds any id, else u8 0 and nothing more, then
@@ -26,10 +26,19 @@ import (
 // Each link list is [count, ids...]. entry is level<<32 | id, or all ones
 // for an empty graph. M, efConstruction, entry and the link sections are 0
 // or absent for FLAT.
+//
+// Vectors are stored as added. Version 1 differs only there: COSINE
+// vectors were normalised (and the flags byte was 0). Such an index, read
+// by this build, keeps its normalised vectors, says so in
+// Stats.Normalised, and is written back as version 2 with flagNormalised.
 const (
-	fileMagic   = "MHAINDEX"
-	fileVersion = 1
-	headerSize  = 48
+	fileMagic     = "MHAINDEX"
+	fileVersion   = 2
+	headerSize    = 48
+	oldestVersion = 1 // the oldest version ReadFrom reads
+
+	// flagNormalised: COSINE vectors are stored normalised.
+	flagNormalised = 1
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -100,7 +109,11 @@ func writeIndex(w io.Writer, st *store, kind Kind, m Metric, p HNSWParams, entry
 	hdr := make([]byte, 0, headerSize)
 	hdr = append(hdr, fileMagic...)
 	hdr = binary.LittleEndian.AppendUint32(hdr, fileVersion)
-	hdr = append(hdr, byte(kind), byte(m), 0, 0)
+	var flags byte
+	if m == Cosine && !st.cosine {
+		flags |= flagNormalised
+	}
+	hdr = append(hdr, byte(kind), byte(m), flags, 0)
 	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(st.dim))
 	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(p.M))
 	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(p.EfConstruction))
@@ -185,10 +198,18 @@ func ReadFrom(r io.Reader) (Index, error) {
 		return nil, fmt.Errorf("%w: bad magic %q", ErrCorrupt, hdr[:8])
 	}
 	le := binary.LittleEndian
-	if v := le.Uint32(hdr[8:]); v != fileVersion {
-		return nil, fmt.Errorf("%w: version %d (this build reads %d)", ErrCorrupt, v, fileVersion)
+	version := le.Uint32(hdr[8:])
+	if version < oldestVersion || version > fileVersion {
+		return nil, fmt.Errorf("%w: version %d (this build reads %d to %d)", ErrCorrupt, version, oldestVersion, fileVersion)
 	}
-	kind, metric := Kind(hdr[12]), Metric(hdr[13])
+	kind, metric, flags := Kind(hdr[12]), Metric(hdr[13]), hdr[14]
+	normalised := flags&flagNormalised != 0
+	if version == 1 {
+		normalised = metric == Cosine
+	}
+	if version == 1 && flags != 0 || flags&^flagNormalised != 0 || normalised && metric != Cosine || hdr[15] != 0 {
+		return nil, fmt.Errorf("%w: version %d, metric %v, flags %#x %#x", ErrCorrupt, version, metric, flags, hdr[15])
+	}
 	dim := int(le.Uint32(hdr[16:]))
 	p := HNSWParams{M: int(le.Uint32(hdr[20:])), EfConstruction: int(le.Uint32(hdr[24:])), Seed: le.Uint64(hdr[40:])}
 	limit := le.Uint32(hdr[28:])
@@ -221,6 +242,7 @@ func ReadFrom(r io.Reader) (Index, error) {
 	default:
 		return nil, fmt.Errorf("%w: kind %d", ErrCorrupt, kind)
 	}
+	st.cosine = metric == Cosine && !normalised
 	var flag [1]byte
 	for ci := 0; uint64(ci)<<chunkShift < uint64(limit); ci++ {
 		if err := cr.full(flag[:]); err != nil {
@@ -245,7 +267,7 @@ func ReadFrom(r io.Reader) (Index, error) {
 			return nil, err
 		}
 		for r := 0; r < rows; r++ {
-			c.norms[r] = dot(vecs[r*dim:(r+1)*dim], vecs[r*dim:(r+1)*dim])
+			c.norms[r] = st.norm(vecs[r*dim : (r+1)*dim])
 		}
 		for w := range c.present {
 			c.claimed[w].Store(c.present[w].Load())

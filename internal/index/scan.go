@@ -66,6 +66,7 @@ func scanOne(st *store, m Metric, q []float32, k int, filter Filter) []item {
 	}
 	dist := distFunc(m)
 	d := st.dim
+	cos := st.cosine
 	parts := splitChunks(nchunks, scanWorkers(st, limit), func(lo, hi int) maxHeap {
 		h := make(maxHeap, 0, k+1)
 		for ci := lo; ci < hi; ci++ {
@@ -84,7 +85,11 @@ func scanOne(st *store, m Metric, q []float32, k int, filter Filter) []item {
 					if filter != nil && !filter.Allows(id) {
 						continue
 					}
-					h.offer(item{dist(q, c.vecs[j*d:(j+1)*d:(j+1)*d]), id}, k)
+					dd := dist(q, c.vecs[j*d:(j+1)*d:(j+1)*d])
+					if cos {
+						dd *= c.norms[j]
+					}
+					h.offer(item{dd, id}, k)
 				}
 			}
 		}
@@ -124,7 +129,11 @@ func scanBitset(st *store, m Metric, q []float32, k int, bs Bitset) []item {
 			b := bits.TrailingZeros64(mask)
 			mask &= mask - 1
 			j := cw*64 + b
-			h.offer(item{dist(q, c.vecs[j*d:(j+1)*d:(j+1)*d]), uint32(w*64 + b)}, k)
+			dd := dist(q, c.vecs[j*d:(j+1)*d:(j+1)*d])
+			if st.cosine {
+				dd *= c.norms[j]
+			}
+			h.offer(item{dd, uint32(w*64 + b)}, k)
 		}
 	}
 	return h
@@ -166,7 +175,7 @@ func scanBatch(st *store, m Metric, qs [][]float32, k int, filter Filter) [][]it
 	}
 	tile := tileBytes / (4 * d)
 	tile = max(16, min(tile, chunkSize)) &^ 1
-	isL2 := m == L2
+	isL2, cos := m == L2, st.cosine
 	bw, scale := float32(0), float32(-1)
 	if isL2 {
 		bw, scale = 1, -2
@@ -209,11 +218,15 @@ func scanBatch(st *store, m Metric, qs [][]float32, k int, filter Filter) [][]it
 					for qi := 0; qi < 4 && g*4+qi < nq; qi++ {
 						h := &heaps[g*4+qi]
 						row := out[qi*tile : qi*tile+tn]
+						nrm := c.norms[ts : ts+tn]
 						for j, dd := range row {
-							if len(*h) == k && dd >= (*h)[0].dist {
+							if !all && !ok[j] {
 								continue
 							}
-							if !all && !ok[j] {
+							if cos {
+								dd *= nrm[j]
+							}
+							if len(*h) == k && dd >= (*h)[0].dist {
 								continue
 							}
 							h.offer(item{dd, base + uint32(ts+j)}, k)

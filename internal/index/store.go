@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 )
@@ -19,8 +20,10 @@ const (
 )
 
 type chunk struct {
-	vecs  []float32 // chunkSize*dim, row-major
-	norms []float32 // squared norms, for the batched L2 scan
+	vecs []float32 // chunkSize*dim, row-major
+	// norms holds squared norms (the batched L2 scan's bias), or under
+	// store.cosine the inverse norms 1/‖x‖.
+	norms []float32
 
 	claimed [chunkWords]atomicU64 // id reserved by an Add (duplicate detection)
 	present [chunkWords]atomicU64 // vector written and searchable
@@ -34,8 +37,13 @@ type chunk struct {
 
 // store is the vector storage shared by FLAT and HNSW.
 type store struct {
-	dim    int
-	m0     int // layer-0 neighbour capacity; 0 for FLAT
+	dim int
+	m0  int // layer-0 neighbour capacity; 0 for FLAT
+	// cosine: a COSINE index holding the vectors as added, with norms =
+	// 1/‖x‖, so that a distance from a normalised query q̂ is −q̂·x/‖x‖
+	// (scaled). False for L2 and IP, and for a COSINE index read from a
+	// version-1 file, which holds normalised vectors (−q̂·x̂ as for IP).
+	cosine bool
 	growMu sync.Mutex
 	table  atomic.Pointer[[]*chunk]
 	limit  atomic.Uint32 // 1 + highest id ever claimed
@@ -43,8 +51,8 @@ type store struct {
 	dead   atomic.Int64  // present and deleted
 }
 
-func newStore(dim, m0 int) *store {
-	s := &store{dim: dim, m0: m0}
+func newStore(dim, m0 int, m Metric) *store {
+	s := &store{dim: dim, m0: m0, cosine: m == Cosine}
 	s.table.Store(&[]*chunk{})
 	return s
 }
@@ -110,7 +118,42 @@ func (s *store) claim(id uint32) (*chunk, error) {
 func (s *store) write(c *chunk, id uint32, v []float32) {
 	off := int(id&chunkMask) * s.dim
 	copy(c.vecs[off:off+s.dim], v)
-	c.norms[id&chunkMask] = dot(v, v)
+	c.norms[id&chunkMask] = s.norm(v)
+}
+
+// stored is what an Add keeps of v, given its prepared form p: v as added
+// under cosine, else p (v itself for L2 and IP, normalised for a COSINE
+// index read from a version-1 file).
+func (s *store) stored(v, p []float32) []float32 {
+	if s.cosine {
+		return v
+	}
+	return p
+}
+
+// norm is what norms holds for v.
+func (s *store) norm(v []float32) float32 {
+	n := dot(v, v)
+	if s.cosine && n > 0 { // 0: an empty slot (a present COSINE vector is never zero)
+		return float32(1 / math.Sqrt(float64(n)))
+	}
+	return n
+}
+
+// scaled turns −q̂·x, the raw distance from a normalised query to id, into
+// the COSINE distance −q̂·x/‖x‖ (only under cosine).
+func scaled(t []*chunk, id uint32, d float32) float32 {
+	return d * t[id>>chunkShift].norms[id&chunkMask]
+}
+
+// rescale applies scaled to the distances ds of ids.
+func (s *store) rescale(t []*chunk, ids []uint32, ds []float32) {
+	if !s.cosine {
+		return
+	}
+	for i, id := range ids {
+		ds[i] = scaled(t, id, ds[i])
+	}
 }
 
 // publish makes id visible to scans.
@@ -155,7 +198,8 @@ func (s *store) remove(id uint32) error {
 	return nil
 }
 
-// vector returns a copy of the stored vector of id (normalised for COSINE).
+// vector returns a copy of the stored vector of id: as added, or
+// normalised for a COSINE index read from a version-1 file.
 func (s *store) vector(id uint32) ([]float32, error) {
 	if !s.isPresent(id) {
 		return nil, fmt.Errorf("%w: %d", ErrNotFound, id)

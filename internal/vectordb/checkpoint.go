@@ -427,8 +427,8 @@ func readSnap(dir, name string, log func(msg string, args ...any)) (*collection,
 	}
 	c := newCollection(info)
 	c.rows = rows
-	// Indexes first: a full chunk an L2/IP index already holds is not kept
-	// twice (see vindex.release).
+	// Indexes first: a full chunk the index already holds is not kept twice
+	// (see vindex.release).
 	for _, in := range idx {
 		fs := c.fieldByID(in.field)
 		if fs == nil || fs.vecs == nil {
@@ -451,14 +451,14 @@ func readSnap(dir, name string, log func(msg string, args ...any)) (*collection,
 	for _, fs := range c.fields {
 		if fs.vecs != nil {
 			covered := 0
-			if fs.index != nil && fs.index.releasable() {
+			if fs.index != nil {
 				covered = int(fs.index.indexed.Load()) >> chunkShift
 			}
 			left := rows
 			for k := 0; left > 0; k++ {
 				n := min(left, chunkRows)
 				var ch []float32
-				if k < covered && n == chunkRows {
+				if k < covered && n == chunkRows && fs.index.holdsChunk(k) {
 					scratch = slices.Grow(scratch[:0], n*fs.f.Dim)[:n*fs.f.Dim]
 					if err := r.blockInto(f32bytes(scratch)); err != nil {
 						return nil, 0, err

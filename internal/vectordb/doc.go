@@ -43,12 +43,15 @@
 // exact scan, so results never miss a row; DescribeIndex reports the
 // builder's progress (IndexedRows).
 //
-// Vectors are held once: an L2 or IP index stores exact copies, so once it
-// holds every row of a chunk the collection drops its own chunk and reads
-// those rows from the index (restored if the index is dropped). A COSINE
-// index stores normalised vectors, so the originals stay alongside it and
-// such a field costs twice the vector bytes. Measured after recovery,
-// 1M × 128, L2: 617 MiB resident with FLAT, 774 MiB with HNSW M=16.
+// Vectors are held once: every index keeps the vectors as inserted (a
+// COSINE index keeps 1/‖x‖ beside each and scales its distances), so once
+// it holds every row of a chunk the collection drops its own chunk and
+// reads those rows from the index (restored if the index is dropped). A
+// chunk with a row the index refused (a zero vector has no COSINE
+// direction) stays, and so does every chunk under a COSINE index loaded
+// from a version-1 index file, which holds normalised vectors. Measured
+// after recovery, 1M × 128, L2: 617 MiB resident with FLAT, 774 MiB with
+// HNSW M=16; COSINE now costs the same (it held the vectors twice before).
 //
 // # Durability
 //

@@ -24,10 +24,14 @@ type vindex struct {
 	ann     index.Index
 	indexed atomic.Uint32
 
+	// originals: ann.Vector returns rows as inserted (false only for a
+	// COSINE index from a version-1 checkpoint, which holds them
+	// normalised), so the collection may drop its own copy.
+	originals bool
+
 	wake     chan struct{}
 	quit     chan struct{}
 	done     sync.WaitGroup
-	skipped  atomic.Int64 // rows the index refused (zero vector under COSINE)
 	stopping atomic.Bool
 	log      *slog.Logger
 }
@@ -54,7 +58,8 @@ func newVindex(p IndexParams, dim int, ann index.Index, log *slog.Logger) (*vind
 			return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 		}
 	}
-	return &vindex{params: p, ann: ann, wake: make(chan struct{}, 1), quit: make(chan struct{}), log: log}, nil
+	return &vindex{params: p, ann: ann, originals: !ann.Stats().Normalised,
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), log: log}, nil
 }
 
 func (v *vindex) indexedRows() int { return int(v.indexed.Load()) }
@@ -128,18 +133,27 @@ func (v *vindex) buildOnce(c *collection, fs *fieldStore) bool {
 	return true
 }
 
-// releasable reports whether the index keeps exact copies of the vectors
-// it holds: L2 and IP store them as given, COSINE stores them normalised
-// (and the originals must stay for output fields).
-func (v *vindex) releasable() bool {
-	return v.params.Metric != MetricCosine && v.skipped.Load() == 0
+// holdsChunk reports whether the index can stand in for the collection's
+// chunk k: it returns rows as inserted and holds every row of the chunk. A
+// row it refused (a zero vector has no COSINE direction) keeps the chunk.
+func (v *vindex) holdsChunk(k int) bool {
+	if !v.originals {
+		return false
+	}
+	for r := uint32(k) << chunkShift; r < uint32(k+1)<<chunkShift; r++ {
+		if !v.ann.Has(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // release frees the collection's copy of every full chunk the index now
-// holds, so vectors live in memory once (the index's copy). Readers reach
+// holds, so vectors live in memory once (the index's copy, for every
+// metric: the index keeps COSINE vectors as inserted too). Readers reach
 // them through fieldStore.vector.
 func (v *vindex) release(c *collection, fs *fieldStore) {
-	if !v.releasable() {
+	if !v.originals {
 		return
 	}
 	full := int(v.indexed.Load()) >> chunkShift
@@ -149,7 +163,9 @@ func (v *vindex) release(c *collection, fs *fieldStore) {
 		return
 	}
 	for k := range min(full, len(fs.vecs.chunks)) {
-		fs.vecs.chunks[k] = nil
+		if fs.vecs.chunks[k] != nil && v.holdsChunk(k) {
+			fs.vecs.chunks[k] = nil
+		}
 	}
 }
 
@@ -189,9 +205,8 @@ func (v *vindex) add(ids []uint32, vecs [][]float32) {
 				err := v.ann.Add(ids[i], vecs[i])
 				if err != nil && !errors.Is(err, index.ErrDuplicate) {
 					// A row the index cannot hold (a zero vector has no
-					// COSINE direction) stays stored and readable; only
-					// ANN search misses it.
-					v.skipped.Add(1)
+					// COSINE direction) stays stored and readable (its
+					// chunk is not released); only ANN search misses it.
 					v.log.Warn("vector index refused a row", "index", v.params.Name, "row", ids[i], "err", err)
 				}
 			}

@@ -70,8 +70,8 @@ type fieldStore struct {
 }
 
 // vector returns row r of a vector field (caller holds c.mu). A chunk the
-// index holds exact copies of may have been released (see
-// vindex.releasable); its rows are then copied out of the index.
+// index holds every row of may have been released (see vindex.release);
+// its rows are then copied out of the index.
 func (fs *fieldStore) vector(r uint32) []float32 {
 	if fs.vecs.chunks[r>>chunkShift] != nil {
 		return fs.vecs.row(r)
