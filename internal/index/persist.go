@@ -76,8 +76,6 @@ func (c *crcWriter) write(p []byte) {
 	c.err = err
 }
 
-func (c *crcWriter) u32(v uint32) { c.write(binary.LittleEndian.AppendUint32(nil, v)) }
-
 func (c *crcWriter) words(a *[chunkWords]atomicU64) {
 	var b [chunkWords * 8]byte
 	for i := range a {

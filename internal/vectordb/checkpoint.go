@@ -217,15 +217,13 @@ type collSnap struct {
 	rows    int
 	deleted bitset
 	fields  []fieldSnap
-	reuse   []string // files of the previous checkpoint (unchanged collection)
 }
 
 type fieldSnap struct {
-	col     Column // scalar columns truncated to rows
-	chunks  [][]float32
-	dim     int
-	index   *vindex
-	indexed uint32
+	col    Column // scalar columns truncated to rows
+	chunks [][]float32
+	dim    int
+	index  *vindex
 }
 
 // snapshot captures c (caller holds c.mu at least for reading).

@@ -126,14 +126,6 @@ func (d *decoder) bytes() []byte {
 
 func (d *decoder) string() string { return string(d.raw(d.count(1))) }
 
-func (d *decoder) u32() uint32 {
-	b := d.raw(4)
-	if b == nil {
-		return 0
-	}
-	return binary.LittleEndian.Uint32(b)
-}
-
 func (d *decoder) u64() uint64 {
 	b := d.raw(8)
 	if b == nil {
