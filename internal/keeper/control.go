@@ -204,6 +204,9 @@ func (k *Keeper) switchover(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusConflict, map[string]string{"error": "no ready standby to hand over to: " + st.Peer.Why})
 		return
 	}
+	// Clients' calls in flight fail fast and retryably now, rather than
+	// hang on the VIP once it has moved; nothing is written after this.
+	k.svc.quiesce()
 	if err := k.speaker.Inhibit(r.Context(), reasonSwitchover, true); err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return

@@ -67,6 +67,7 @@ func (s *fakeService) busy() bool                       { return s.active }
 func (s *fakeService) mayServe() bool                   { return s.active }
 func (s *fakeService) escalate() bool                   { return false }
 func (s *fakeService) check(context.Context) error      { return nil }
+func (s *fakeService) quiesce()                         {}
 func (s *fakeService) role() string {
 	if s.active {
 		return "primary"

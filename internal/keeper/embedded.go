@@ -40,6 +40,10 @@ type protected interface {
 	escalate() bool
 	// check is the keeper's own check of the service while active.
 	check(ctx context.Context) error
+	// quiesce, on a planned switchover, makes clients' calls fail fast
+	// (connection reset: retryable) before the VIP goes, instead of
+	// waiting for their own timeouts on a VIP that no longer answers.
+	quiesce()
 	role() string
 	lease() leaseInfo
 	close()
@@ -133,6 +137,17 @@ func (e *embedded) activate(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// quiesce stops the API at once; deactivate later finds it stopped.
+func (e *embedded) quiesce() {
+	e.mu.Lock()
+	api := e.api
+	e.api = nil
+	e.mu.Unlock()
+	if api != nil {
+		api.Stop()
+	}
 }
 
 func (e *embedded) deactivate(ctx context.Context) error {

@@ -152,6 +152,10 @@ func (x *external) activate(ctx context.Context) error {
 
 // deactivate stops the service and releases the lease, in that order; the
 // lease is released only after the driver confirmed the stop.
+// quiesce does nothing: an external service's connections are its own,
+// and stopping it early would only move the stop before the VIP change.
+func (x *external) quiesce() {}
+
 func (x *external) deactivate(ctx context.Context) error {
 	x.mu.Lock()
 	running, pending := x.running, x.stopPending

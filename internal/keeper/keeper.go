@@ -123,31 +123,31 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Keeper, error)
 	if k.checks, err = k.buildChecks(); err != nil {
 		return nil, err
 	}
+	// The speaker first: it removes a crashed run's VIPs before the service
+	// touches the shared storage, which may hang.
+	if k.speaker, err = speaker.New(k.inst, speaker.Options{
+		Logger:       k.log,
+		Metrics:      speaker.NewMetrics(k.reg),
+		Gate:         k,
+		Scripts:      cfg.Scripts,
+		OnTransition: k.onTransition,
+	}); err != nil {
+		return nil, err
+	}
 	if cfg.Keeper.Service.Kind == config.ServiceEmbedded {
 		k.svc, err = newEmbedded(ctx, cfg, timing, k.log, opts.Version, k.lost, k.peerStopping)
 	} else {
 		k.svc, err = k.newExternal(ctx)
 	}
 	if err != nil {
+		k.speaker.Close()
 		return nil, err
 	}
 	if k.beacon, err = openBeacon(cfg.Keeper.DataDir, cfg.Keeper.Node); err != nil {
 		k.svc.close()
+		k.speaker.Close()
 		return nil, err
 	}
-	sp, err := speaker.New(k.inst, speaker.Options{
-		Logger:       k.log,
-		Metrics:      speaker.NewMetrics(k.reg),
-		Gate:         k,
-		Scripts:      cfg.Scripts,
-		OnTransition: k.onTransition,
-	})
-	if err != nil {
-		k.svc.close()
-		k.beacon.close()
-		return nil, err
-	}
-	k.speaker = sp
 	return k, nil
 }
 

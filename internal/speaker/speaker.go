@@ -104,8 +104,9 @@ type gateCall struct {
 // historyLen bounds the transitions kept for Status.
 const historyLen = 32
 
-// New checks inst and prepares (but does not start) an instance: it opens
-// the VRRP socket on the instance's interface. Call it in the network
+// New checks inst and prepares (but does not start) an instance: it removes
+// VIPs an earlier run left behind and opens the VRRP socket on the
+// instance's interface. Call it in the network
 // namespace the instance should run in.
 func New(inst *config.Instance, opts Options) (*Instance, error) {
 	if opts.Logger == nil {
@@ -131,6 +132,14 @@ func New(inst *config.Instance, opts Options) (*Instance, error) {
 		}
 		in.vips = append(in.vips, netif.VIP{Prefix: v.Prefix, Dev: dev, Label: v.Label})
 		in.addrs = append(in.addrs, v.Prefix.Addr())
+	}
+	// VIPs left behind by a crashed run go first, before anything that
+	// could block (the keeper opens the shared storage after this): a host
+	// must never answer for a VIP it does not hold.
+	if removed, err := netif.RemoveLeftoverVIPs(in.vips); err != nil {
+		log.Warn("could not remove leftover VIPs", "err", err)
+	} else if len(removed) > 0 {
+		log.Info("removed VIPs left behind by an earlier run", "vips", fmt.Sprint(removed))
 	}
 	in.m, err = vrrp.NewMachine(vrrp.Config{
 		Version:          inst.Version,
@@ -182,11 +191,6 @@ func (in *Instance) Close() error { return in.conn.Close() }
 // way: a master sends priority 0 and removes its VIPs; STOP hooks run.
 func (in *Instance) Run(ctx context.Context) error {
 	defer in.Close()
-	if removed, err := netif.RemoveLeftoverVIPs(in.vips); err != nil {
-		in.log.Warn("could not remove leftover VIPs", "err", err)
-	} else if len(removed) > 0 {
-		in.log.Info("removed VIPs left behind by an earlier run", "vips", fmt.Sprint(removed))
-	}
 	fs, err := netif.OpenFrameSender(in.cfg.Interface)
 	if err != nil {
 		return fmt.Errorf("speaker: instance %s: %w", in.cfg.Name, err)

@@ -97,24 +97,29 @@
 //	go test -timeout 20m ./...                     # CI: 200 faults, about 5 minutes on 2 cores
 //	go test -run TestChaos -chaos.faults=2000 -timeout 0 -chaos.report=/tmp/soak.md
 //	go test -run TestChaos -chaos.seed=N           # replay a schedule
-//	go test -run TestRepro -chaos.repro            # reproducers of open bugs
+//	go test -run TestRepro -chaos.repro            # also the reproducers of open bugs
 //
 // # Bugs found
 //
-//	#  found by                 bug                                                      reproducer                             status
-//	1  storage-hang + kill,     a keeper restarted after kill -9 keeps the VIP its       TestReproLeftoverVIPWhileStorageHangs  open (internal/keeper)
-//	   restart-in-recovery      predecessor left until its store has opened: keeper.New
-//	                            opens the store before speaker.Run removes leftover
-//	                            VIPs, so while storage hangs both hosts hold the VIP
-//	                            (and the stale host answers ARP for it)
-//	2  switchover, failback     stepping down sometimes takes exactly 5 s with clients   none yet: a switchover or failback      open (internal/keeper,
-//	   under combined faults    busy: the lease is released 5.0 s after the hand-over    with busy clients alone does not        internal/milvusapi)
-//	                            began (milvusapi's GracefulStop grace), with the VIP     trigger it; seen in cycles that mix
-//	                            already gone and the peer waiting for the lease: ~5 s    it with flap / storage faults
-//	                            without service
-//	3  storage-eio + kill       a keeper started on failing storage exits (status 1,     TestReproStartOnFailingStorageNamesEIO open (internal/vectordb)
-//	                            by design; the suite restarts it like a supervisor)
-//	                            but reports "mkdir <data_dir>: file exists": the stat
-//	                            fails with EIO, MkdirAll falls back to mkdir, EEXIST
-//	                            hides the I/O error
+//	#  found by                         reproducer                              status
+//	1  storage-hang + kill,             TestReproLeftoverVIPWhileStorageHangs   fixed (speaker.New removes leftover
+//	   restart-in-recovery                                                      VIPs; the keeper builds the speaker
+//	                                                                            before it opens the storage)
+//	2  switchover, failback under       none (seen only in mixed cycles)        fixed (milvusapi Options.Drain: the
+//	   combined faults                                                          keeper stops its API at once)
+//	3  storage-eio + kill               TestReproStartOnFailingStorageNamesEIO  open (internal/vectordb)
+//
+// 1: a keeper restarted after kill -9 kept the VIP its predecessor left
+// until its store had opened; keeper.New opened the store before the
+// speaker removed leftover VIPs, so while storage hung both hosts held the
+// VIP and the stale host answered ARP for it.
+//
+// 2: stepping down sometimes took exactly 5 s with clients busy: the API's
+// graceful stop waited on connections whose VIP was already gone, with the
+// lease still held and the peer waiting for it.
+//
+// 3: a keeper started on failing storage exits (status 1, by design; the
+// suite restarts it like a supervisor) but reports "mkdir <data_dir>: file
+// exists": the stat fails with EIO, MkdirAll falls back to mkdir, and
+// EEXIST hides the I/O error.
 package chaos
