@@ -23,11 +23,21 @@
 //     lease is expired when the content has not changed for LeaseTimeout:
 //     the first read that returned a value completed at t0; a later read
 //     that started at t1 and returned the same value proves the holder wrote
-//     nothing in (t0, t1). No clock synchronisation between hosts.
+//     nothing in (t0, t1). No clock synchronisation between hosts. Only
+//     fresh observation counts: if two reads start more than PauseThreshold
+//     apart (the observer was paused, or nobody fed it), unchanged content
+//     restarts the silence window at the later read.
 //  2. A node never takes over while the holder's heartbeat moves: Acquire
 //     returns *PeerAliveError (errors.Is ErrPeerAlive), "peer alive on
-//     storage". A cut network between the hosts with storage reachable is
-//     therefore not split brain.
+//     storage", when a read made during the call sees a change. A cut
+//     network between the hosts with storage reachable is therefore not
+//     split brain. The standby watches all along (Guard.Watch, every
+//     PollInterval), so Acquire decides from the history it already has: a
+//     holder silent for LeaseTimeout by the time VRRP makes this node
+//     master is taken over at once, one silent for part of it is waited for
+//     only the rest. A change the watch saw before the call does not refuse
+//     (the holder was alive then); Acquire waits for the next change or the
+//     expiry.
 //  3. A released (or never written) OWNER may be taken at once: planned
 //     switchover costs no lease wait.
 //  4. Taking the lease writes OWNER = (epoch+1, me, active) and syncs it,

@@ -85,6 +85,7 @@ type Stats struct {
 	Acquired        uint64 // leases taken
 	Lost            uint64 // leases lost involuntarily
 	LockUnsupported uint64 // acquires done without an OFD lock (filesystem refused it)
+	WatchErrors     uint64 // Watch reads of OWNER/HEARTBEAT that failed
 }
 
 // Guard is the I/O shell around Observer and Holder for one node.
@@ -117,9 +118,12 @@ type Guard struct {
 	// closed is set by Close: no renewal starts after it, and no renewal
 	// extends the lease any more.
 	closed bool
+	// watched and watchErr are Watch's last observation and read error.
+	watched  Status
+	watchErr error
 
 	stats struct {
-		renewals, renewalErrors, renewalsSkipped, ownerChecks, acquired, lost, lockUnsupported atomic.Uint64
+		renewals, renewalErrors, renewalsSkipped, ownerChecks, acquired, lost, lockUnsupported, watchErrors atomic.Uint64
 	}
 }
 
@@ -292,8 +296,7 @@ type Status struct {
 }
 
 // Observe reads OWNER and HEARTBEAT once, feeds the observer and returns the
-// status. A standby calls it periodically (every PollInterval) so that, when
-// VRRP makes it master, Acquire can decide without a fresh LeaseTimeout wait.
+// status. Watch calls it every PollInterval.
 func (g *Guard) Observe() (Status, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -315,6 +318,64 @@ func (g *Guard) observeLocked() (Status, error) {
 	return st, nil
 }
 
+// Watch observes OWNER and HEARTBEAT every PollInterval until ctx ends (it
+// returns ctx.Err()) or the guard is closed (ErrClosed). A standby runs it
+// from the moment it is a standby, so that, when VRRP makes it master,
+// Acquire decides from the history: a holder silent for LeaseTimeout
+// already is taken over at once, one silent for part of it is waited for
+// only the rest. While this node holds the lease Watch does not read (a
+// read hung on storage must not hold the lock the lease timer needs); the
+// gap restarts the silence window, so the history after a holding starts
+// afresh. A failed read is logged (once per run of failures) and counted
+// (Stats.WatchErrors); it feeds nothing, so reads that keep failing restart
+// the window too: a watch that cannot see never makes a lease look expired.
+func (g *Guard) Watch(ctx context.Context) error {
+	tick := time.NewTicker(g.timing.PollInterval)
+	defer tick.Stop()
+	failing := false
+	for {
+		g.mu.Lock()
+		if g.closed {
+			g.mu.Unlock()
+			return ErrClosed
+		}
+		if h := g.hold; h == nil || h.Lost(g.clock()) != nil {
+			st, err := g.observeLocked()
+			if err == nil {
+				g.watched = st
+			}
+			g.watchErr = err
+			g.mu.Unlock()
+			switch {
+			case err != nil && !failing:
+				g.log.Warn("guard: watching the lease: read failed; the silence window restarts once reads succeed again", "node", g.node, "err", err)
+			case err == nil && failing:
+				g.log.Info("guard: watching the lease: reads succeed again", "node", g.node)
+			}
+			if err != nil {
+				g.stats.watchErrors.Add(1)
+			}
+			failing = err != nil
+		} else {
+			g.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Last returns Watch's last successful observation and the error of its
+// last read (nil if that read succeeded). Before Watch's first read it
+// returns the zero Status.
+func (g *Guard) Last() (Status, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.watched, g.watchErr
+}
+
 // trimEmpty maps an all-zero record (empty file) to an empty slice.
 func trimEmpty(b []byte) []byte {
 	for _, c := range b {
@@ -328,12 +389,16 @@ func trimEmpty(b []byte) []byte {
 // Acquire takes the lease and returns the new epoch. It returns at once
 // (nil error) if this node already holds the lease. Otherwise it observes
 // OWNER and HEARTBEAT until the lease is free (released or never taken) or
-// expired (unchanged for LeaseTimeout), at most about LeaseTimeout +
-// PollInterval, and returns a *PeerAliveError (errors.Is ErrPeerAlive) as
-// soon as it sees the holder's heartbeat move. To take it, it writes OWNER =
+// expired (unchanged for LeaseTimeout), and returns a *PeerAliveError
+// (errors.Is ErrPeerAlive) as soon as it sees the holder's heartbeat move.
+// The silence a Watch saw before the call counts (Observer.AcquireVerdict):
+// with a Watch running the wait is only what is left of LeaseTimeout, none
+// if the holder has been silent that long; without one it is at most about
+// LeaseTimeout + PollInterval. To take the lease, it writes OWNER =
 // (epoch+1, this node, active) and syncs it, then HEARTBEAT, under an OFD
-// lock on OWNER so that two nodes acquiring at once get distinct epochs.
-// Start Heartbeat right after.
+// lock on OWNER, after deciding again on a read made under that lock, so
+// that two nodes acquiring at once get distinct epochs. Start Heartbeat
+// right after.
 func (g *Guard) Acquire(ctx context.Context) (uint64, error) {
 	g.acqMu.Lock()
 	defer g.acqMu.Unlock()
@@ -342,12 +407,13 @@ func (g *Guard) Acquire(ctx context.Context) (uint64, error) {
 		g.mu.Unlock()
 		return h.Epoch(), nil
 	}
+	begin := g.clock()
 	g.mu.Unlock()
 
 	poll := time.NewTicker(g.timing.PollInterval)
 	defer poll.Stop()
 	for {
-		epoch, done, err := g.tryAcquire(ctx)
+		epoch, done, err := g.tryAcquire(ctx, begin)
 		if done || err != nil {
 			return epoch, err
 		}
@@ -359,9 +425,17 @@ func (g *Guard) Acquire(ctx context.Context) (uint64, error) {
 	}
 }
 
-func (g *Guard) tryAcquire(ctx context.Context) (uint64, bool, error) {
-	g.mu.Lock()
+// observeAcquireLocked is observeLocked with the verdict of an acquisition
+// that began at begin.
+func (g *Guard) observeAcquireLocked(begin time.Duration) (Status, error) {
 	st, err := g.observeLocked()
+	st.Verdict = g.obs.AcquireVerdict(st.Verdict, begin)
+	return st, err
+}
+
+func (g *Guard) tryAcquire(ctx context.Context, begin time.Duration) (uint64, bool, error) {
+	g.mu.Lock()
+	st, err := g.observeAcquireLocked(begin)
 	g.mu.Unlock()
 	if err != nil {
 		return 0, false, err
@@ -381,7 +455,7 @@ func (g *Guard) tryAcquire(ctx context.Context) (uint64, bool, error) {
 	defer g.mu.Unlock()
 	// Decide again on a read made under the lock: the decision and the write
 	// below must not be separated by another node's write.
-	st, err = g.observeLocked()
+	st, err = g.observeAcquireLocked(begin)
 	if err != nil {
 		return 0, false, err
 	}
@@ -752,5 +826,6 @@ func (g *Guard) Stats() Stats {
 		Acquired:        g.stats.acquired.Load(),
 		Lost:            g.stats.lost.Load(),
 		LockUnsupported: g.stats.lockUnsupported.Load(),
+		WatchErrors:     g.stats.watchErrors.Load(),
 	}
 }

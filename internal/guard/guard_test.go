@@ -475,3 +475,154 @@ func TestLeaseEndsWhileRenewalStuck(t *testing.T) {
 		t.Fatalf("heartbeat: %v", err)
 	}
 }
+
+// stepClock advances by step at every reading: the guard's view of time
+// moves only as far as it looks, whatever the machine's load. step 0 freezes
+// it.
+type stepClock struct{ v, step atomic.Int64 }
+
+func (c *stepClock) now() time.Duration { return time.Duration(c.v.Add(c.step.Load())) }
+
+// watch runs g.Watch until the test ends.
+func watch(t *testing.T, g *Guard) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Watch(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) && !errors.Is(err, ErrClosed) {
+			t.Errorf("Watch: %v", err)
+		}
+	})
+}
+
+// waitWatched waits until b's Watch reports verdict want.
+func waitWatched(t *testing.T, g *Guard, want Verdict) Status {
+	t.Helper()
+	ctx := ctxT(t)
+	for {
+		if st, err := g.Last(); err == nil && st.Verdict == want {
+			return st
+		} else if ctx.Err() != nil {
+			t.Fatalf("Watch never reported %v: last %+v %v", want, st, err)
+		}
+		time.Sleep(ms)
+	}
+}
+
+// Rule (DESIGN.md "Lease"): the standby watches the heartbeat all along, so
+// when it is told to take over a holder that died long ago it takes the
+// lease at once. b's clock is frozen before Acquire: any wait would last
+// forever, so success shows the decision came from the watch's history.
+func TestWatchedStandbyTakesDeadLeaseAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	a := open(t, dir, "a", shortTiming)
+	if _, err := a.Acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	a.Close() // kill -9: no release, no more heartbeats
+	var clk stepClock
+	clk.step.Store(int64(ms))
+	b := open(t, dir, "b", shortTiming, WithClock(clk.now))
+	watch(t, b)
+	st := waitWatched(t, b, Expired)
+	if st.Owner != active(1, "a") || st.Silence < shortTiming.LeaseTimeout {
+		t.Fatalf("watched: %+v", st)
+	}
+	clk.step.Store(0)
+	e, err := b.Acquire(ctxT(t))
+	if err != nil || e != 2 {
+		t.Fatalf("acquire after a watched expiry: %d %v", e, err)
+	}
+	if o, _ := b.ReadOwner(); o != active(2, "b") {
+		t.Fatalf("OWNER %v", o)
+	}
+}
+
+// Rule: only fresh observation counts. A watch whose clock jumped (a paused
+// process) restarts its silence window: with the clock then frozen, Acquire
+// never decides; once time runs again it takes the lease after a full
+// window.
+func TestPausedWatchRestartsWindow(t *testing.T) {
+	dir := t.TempDir()
+	a := open(t, dir, "a", shortTiming)
+	if _, err := a.Acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	var clk stepClock
+	clk.step.Store(int64(ms))
+	b := open(t, dir, "b", shortTiming, WithClock(clk.now))
+	watch(t, b)
+	waitWatched(t, b, Expired)
+	clk.step.Store(0)
+	clk.v.Add(int64(time.Second)) // paused for a second, then frozen
+	ctx, cancel := context.WithTimeout(ctxT(t), 200*ms)
+	_, err := b.Acquire(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("acquire right after a pause: %v", err)
+	}
+	if st, _ := b.Last(); st.Verdict != Unknown || st.Silence != 0 {
+		t.Fatalf("watch after a pause: %+v", st)
+	}
+	if o, _ := b.ReadOwner(); o != active(1, "a") {
+		t.Fatalf("OWNER %v", o)
+	}
+	clk.step.Store(int64(ms))
+	if e, err := b.Acquire(ctxT(t)); err != nil || e != 2 {
+		t.Fatalf("acquire once time runs again: %d %v", e, err)
+	}
+}
+
+// Rule: the watch's history never lets a standby take a live holder's
+// lease: a change it saw before Acquire does not refuse by itself, but the
+// next one, seen during Acquire, does.
+func TestWatchedStandbyRefusesLiveHolder(t *testing.T) {
+	dir := t.TempDir()
+	a := open(t, dir, "a", relaxedTiming)
+	if _, err := a.Acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	go a.Heartbeat(ctx)
+	b := open(t, dir, "b", relaxedTiming)
+	watch(t, b)
+	waitWatched(t, b, Alive)
+	_, err := b.Acquire(ctxT(t))
+	var pa *PeerAliveError
+	if !errors.As(err, &pa) || pa.Owner != active(1, "a") {
+		t.Fatalf("acquire by b: %v", err)
+	}
+	if err := a.StillOwner(); err != nil {
+		t.Fatalf("a lost the lease: %v", err)
+	}
+	if s := b.Stats(); s.WatchErrors != 0 || s.Acquired != 0 {
+		t.Fatalf("b stats %+v", s)
+	}
+}
+
+// Watch reads nothing while this node holds the lease and ends when the
+// guard is closed.
+func TestWatchIdlesWhileHoldingAndEndsAtClose(t *testing.T) {
+	dir := t.TempDir()
+	g, err := Open(dir, "a", relaxedTiming)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Watch(context.Background()) }()
+	waitWatched(t, g, Free)
+	if _, err := g.Acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * relaxedTiming.PollInterval) // Watch ticks, and must not read
+	if st, _ := g.Last(); st.Owner.State != StateNone || st.Holding {
+		t.Fatalf("Watch read while holding: %+v", st)
+	}
+	g.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Watch after Close: %v", err)
+	}
+}

@@ -60,9 +60,13 @@ type Observer struct {
 	// have written anything between that completion and the start of a later
 	// read that returns the same content, so start-since bounds its silence.
 	since time.Duration
-	// moved records that we saw a change at some point: the holder was
-	// alive at since.
+	// moved records that the content changed at since: the holder was
+	// alive then.
 	moved bool
+	// lastStart is when the previous read started; a larger gap than
+	// PauseThreshold before the next one means this observer was not
+	// looking (paused, or not fed), and the silence window restarts.
+	lastStart time.Duration
 }
 
 // NewObserver returns an observer with no history.
@@ -70,11 +74,24 @@ func NewObserver(t Timing) *Observer { return &Observer{timing: t} }
 
 // Observe feeds one sample, read between start and end (both on this node's
 // clock), and returns the verdict.
+//
+// Silence counts only while the observer keeps looking: if this read started
+// more than PauseThreshold after the previous one (this process was paused,
+// or nobody fed the observer for a while), unchanged content restarts the
+// silence window at this read, as if it were the first. The proof "same
+// content, so nothing was written in between" would still hold across the
+// gap, but the gap's length is measured by a clock that was not watched
+// running (a frozen VM's clock may catch up in a jump): only time between
+// fresh reads counts. A change is movement whatever the gap.
 func (o *Observer) Observe(start, end time.Duration, s Sample) Verdict {
-	if !o.seen || s != o.last {
+	switch {
+	case !o.seen || s != o.last:
 		o.moved = o.seen // a change after the first sample is movement
-		o.seen, o.last, o.since = true, s, end
+		o.last, o.since = s, end
+	case start-o.lastStart > o.timing.PauseThreshold():
+		o.moved, o.since = false, end
 	}
+	o.seen, o.lastStart = true, start
 	if s.Owner.Free() {
 		return Free
 	}
@@ -85,6 +102,22 @@ func (o *Observer) Observe(start, end time.Duration, s Sample) Verdict {
 		return Alive
 	}
 	return Unknown
+}
+
+// AcquireVerdict is the decision of an acquisition that began at begin,
+// given v, the verdict Observe just returned. The silence accumulated before
+// begin counts: a standby that watched all along takes a lease that already
+// expired at once, and waits only the rest of one partly run down. Movement
+// counts only if a read that completed after begin saw it: a change a watch
+// saw before begin says the holder was alive then, not now, so the
+// acquisition keeps observing, and refuses only when the heartbeat moves
+// again (within a heartbeat interval if the holder lives) — or takes the
+// lease once the content has been unchanged for LeaseTimeout.
+func (o *Observer) AcquireVerdict(v Verdict, begin time.Duration) Verdict {
+	if v == Alive && o.since < begin {
+		return Unknown
+	}
+	return v
 }
 
 // Silence is how long the current content has been seen unchanged, measured

@@ -2,6 +2,7 @@ package guard
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -43,19 +44,31 @@ func TestObserverRules(t *testing.T) {
 		{"released OWNER is free at once", []obsStep{{0, 1, rel, Free}}},
 		{"first sample of an active owner is unknown", []obsStep{{0, 1, a1, Unknown}}},
 		{"unchanged for less than the lease timeout stays unknown", []obsStep{
-			{0, 1 * ms, a1, Unknown}, {300 * ms, 301 * ms, a1, Unknown}, {350 * ms, 351 * ms, a1, Unknown}}},
+			{0, 1 * ms, a1, Unknown}, {150 * ms, 151 * ms, a1, Unknown}, {300 * ms, 301 * ms, a1, Unknown}, {350 * ms, 351 * ms, a1, Unknown}}},
 		{"unchanged for the lease timeout (from the end of the first read) expires", []obsStep{
-			{0, 1 * ms, a1, Unknown}, {351 * ms, 352 * ms, a1, Expired}}},
+			{0, 1 * ms, a1, Unknown}, {200 * ms, 201 * ms, a1, Unknown}, {351 * ms, 352 * ms, a1, Expired}}},
 		{"a moving counter is alive", []obsStep{
 			{0, 1 * ms, a1, Unknown}, {100 * ms, 101 * ms, a2, Alive}, {200 * ms, 201 * ms, a2, Alive}}},
 		{"alive, then silent for the lease timeout, expires", []obsStep{
-			{0, 1 * ms, a1, Unknown}, {100 * ms, 101 * ms, a2, Alive}, {450 * ms, 451 * ms, a2, Alive}, {451 * ms, 452 * ms, a2, Expired}}},
+			{0, 1 * ms, a1, Unknown}, {100 * ms, 101 * ms, a2, Alive}, {250 * ms, 251 * ms, a2, Alive},
+			{450 * ms, 451 * ms, a2, Alive}, {451 * ms, 452 * ms, a2, Expired}}},
 		{"a change of OWNER alone is movement", []obsStep{
 			{0, 1 * ms, a1, Unknown}, {100 * ms, 101 * ms, Sample{Owner: active(4, "b"), Beat: a1.Beat}, Alive}}},
 		{"an undecodable heartbeat that changes is movement", []obsStep{
 			{0, 1 * ms, a1, Unknown}, {100 * ms, 101 * ms, garbled, Alive}}},
 		{"a slow read does not shorten the wait", []obsStep{
-			{0, 200 * ms, a1, Unknown}, {500 * ms, 501 * ms, a1, Unknown}, {550 * ms, 551 * ms, a1, Expired}}},
+			{0, 200 * ms, a1, Unknown}, {200 * ms, 201 * ms, a1, Unknown}, {400 * ms, 401 * ms, a1, Unknown},
+			{549 * ms, 550 * ms, a1, Unknown}, {550 * ms, 551 * ms, a1, Expired}}},
+		// Rule: only fresh observation counts; a gap between two reads
+		// longer than PauseThreshold (200 ms here) restarts the window.
+		{"a pause does not count as silence", []obsStep{
+			{0, 1 * ms, a1, Unknown}, {201 * ms, 202 * ms, a1, Unknown}, {400 * ms, 401 * ms, a1, Unknown},
+			{550 * ms, 551 * ms, a1, Unknown}, {552 * ms, 553 * ms, a1, Expired}}},
+		{"after a pause, a holder seen alive before it is no longer alive", []obsStep{
+			{0, 1 * ms, a1, Unknown}, {100 * ms, 101 * ms, a2, Alive}, {1000 * ms, 1001 * ms, a2, Unknown},
+			{1200 * ms, 1201 * ms, a2, Unknown}, {1351 * ms, 1352 * ms, a2, Expired}}},
+		{"a change across a pause is movement", []obsStep{
+			{0, 1 * ms, a1, Unknown}, {5000 * ms, 5001 * ms, a2, Alive}}},
 		{"release after alive is free at once", []obsStep{
 			{0, 1 * ms, a1, Unknown}, {100 * ms, 101 * ms, a2, Alive}, {150 * ms, 151 * ms, rel, Free}}},
 	}
@@ -210,6 +223,104 @@ func TestPresetTiming(t *testing.T) {
 	for _, tm := range bad {
 		if err := tm.Validate(); !errors.Is(err, ErrBadTiming) {
 			t.Errorf("%+v: err %v", tm, err)
+		}
+	}
+}
+
+// polls are the reads of an observer polling every 50 ms in [from, to), each
+// taking 1 ms, all returning s.
+func polls(from, to time.Duration, s Sample) []obsStep {
+	var st []obsStep
+	for at := from; at < to; at += 50 * ms {
+		st = append(st, obsStep{start: at, end: at + ms, s: s})
+	}
+	return st
+}
+
+// Rule (DESIGN.md "Lease"): the standby watches the heartbeat all along, so
+// an acquisition decides from the history: silence accumulated before it
+// counts, movement seen before it does not refuse, movement seen during it
+// does, and a paused observer starts its silence window afresh.
+func TestAcquireVerdictFromHistory(t *testing.T) {
+	a1 := Sample{Owner: active(3, "a"), Beat: beat(3, "a", 1)}
+	a2 := Sample{Owner: active(3, "a"), Beat: beat(3, "a", 2)}
+	a3 := Sample{Owner: active(3, "a"), Beat: beat(3, "a", 3)}
+	rel := Sample{Owner: Owner{Epoch: 3, Node: "a", State: StateReleased}, Beat: beat(3, "a", 2)}
+	// The holder's last heartbeat (a2) is first seen by the read ending at
+	// 51 ms: expiry is due at 401 ms.
+	lastBeat := append([]obsStep{{start: 0, end: ms, s: a1}}, polls(50*ms, 60*ms, a2)...)
+	tests := []struct {
+		name    string
+		watch   []obsStep // fed before the acquisition; verdicts not checked
+		begin   time.Duration
+		acquire []obsStep // want is AcquireVerdict's
+	}{
+		{"no history: the full lease timeout", nil, 0, append(
+			[]obsStep{{0, ms, a2, Unknown}, {200 * ms, 201 * ms, a2, Unknown}, {350 * ms, 351 * ms, a2, Unknown}},
+			obsStep{351 * ms, 352 * ms, a2, Expired})},
+		{"silent for the lease timeout before the call: expired at the first read",
+			append(lastBeat, polls(100*ms, 450*ms, a2)...), 450 * ms,
+			[]obsStep{{450 * ms, 451 * ms, a2, Expired}}},
+		{"silent for part of it: only the rest is waited for",
+			append(lastBeat, polls(100*ms, 300*ms, a2)...), 300 * ms,
+			[]obsStep{{300 * ms, 301 * ms, a2, Unknown}, {350 * ms, 351 * ms, a2, Unknown},
+				{400 * ms, 401 * ms, a2, Unknown}, {401 * ms, 402 * ms, a2, Expired}}},
+		{"movement the watch saw does not refuse, movement during the call does",
+			lastBeat, 60 * ms,
+			[]obsStep{{60 * ms, 61 * ms, a2, Unknown}, {110 * ms, 111 * ms, a3, Alive}}},
+		{"a change since the watch's last read is movement during the call",
+			append(lastBeat, polls(100*ms, 200*ms, a2)...), 200 * ms,
+			[]obsStep{{200 * ms, 201 * ms, a3, Alive}}},
+		{"a watch that stopped long ago: the window restarts",
+			append(lastBeat, polls(100*ms, 450*ms, a2)...), 2000 * ms,
+			[]obsStep{{2000 * ms, 2001 * ms, a2, Unknown}, {2200 * ms, 2201 * ms, a2, Unknown},
+				{2350 * ms, 2351 * ms, a2, Unknown}, {2351 * ms, 2352 * ms, a2, Expired}}},
+		{"a pause during the call restarts the window",
+			append(lastBeat, polls(100*ms, 300*ms, a2)...), 300 * ms,
+			[]obsStep{{300 * ms, 301 * ms, a2, Unknown}, {900 * ms, 901 * ms, a2, Unknown},
+				{1100 * ms, 1101 * ms, a2, Unknown}, {1251 * ms, 1252 * ms, a2, Expired}}},
+		{"a release is free at once whatever the history",
+			lastBeat, 60 * ms, []obsStep{{60 * ms, 61 * ms, rel, Free}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := NewObserver(testTiming)
+			for _, st := range tt.watch {
+				o.Observe(st.start, st.end, st.s)
+			}
+			for i, st := range tt.acquire {
+				if got := o.AcquireVerdict(o.Observe(st.start, st.end, st.s), tt.begin); got != st.want {
+					t.Fatalf("read %d at %v: verdict %v, want %v", i, st.start, got, st.want)
+				}
+			}
+		})
+	}
+}
+
+// Rule: a moving counter is never expired, however the observer's reads
+// are spaced (fresh polls, slow reads, pauses) and whenever an acquisition
+// begins.
+func TestMovingCounterNeverExpires(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for run := range 200 {
+		o := NewObserver(testTiming)
+		begin := time.Duration(rng.IntN(20_000)) * ms
+		var end time.Duration
+		for i := range 400 {
+			// A read starts 1 ms to 1 s after the previous one ended and
+			// takes up to 100 ms; the holder writes a new counter every
+			// heartbeat interval.
+			at := end + time.Duration(1+rng.IntN(1000))*ms
+			if rng.IntN(4) > 0 {
+				at += (50*ms - at%(50*ms)) % (50 * ms) // mostly on the poll grid
+			}
+			end = at + time.Duration(rng.IntN(100))*ms
+			c := uint64(at / testTiming.HeartbeatInterval)
+			s := Sample{Owner: active(3, "a"), Beat: beat(3, "a", c)}
+			v := o.Observe(at, end, s)
+			if v == Expired || o.AcquireVerdict(v, begin) == Expired {
+				t.Fatalf("run %d read %d at %v (counter %d): expired", run, i, at, c)
+			}
 		}
 	}
 }

@@ -18,8 +18,8 @@ type Timing struct {
 	// serving: it serves only while its last successful renewal started less
 	// than LeaseTimeout-SafetyMargin ago.
 	SafetyMargin time.Duration
-	// PollInterval is how often an observer reads OWNER and HEARTBEAT while
-	// it waits to acquire.
+	// PollInterval is how often an observer reads OWNER and HEARTBEAT: a
+	// standby's Watch all along, and Acquire while it waits.
 	PollInterval time.Duration
 }
 
@@ -55,7 +55,9 @@ func (t Timing) StorageTolerance() time.Duration { return t.ServeWindow() - t.He
 
 // PauseThreshold is the gap between two holder ticks above which the holder
 // assumes it was paused (GC, SIGSTOP, VM freeze) and must revalidate (renew
-// successfully, OWNER still its own) before serving again.
+// successfully, OWNER still its own) before serving again. It is also the
+// gap between the starts of two observer reads above which the observer
+// assumes it was not looking and restarts its silence window.
 func (t Timing) PauseThreshold() time.Duration { return 2 * t.HeartbeatInterval }
 
 // WorstCaseTakeover is the longest time from the holder's death to the
