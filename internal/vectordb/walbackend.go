@@ -33,6 +33,9 @@ type walBackend struct {
 	t      *wal.Tailer // standby
 	stopHB context.CancelFunc
 	hbDone chan struct{}
+	// stopWatch ends the standby's lease watch (nil when none runs).
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
 }
 
 // guardTiming resolves the lease timing from the options.
@@ -69,8 +72,30 @@ func openWAL(ctx context.Context, dir string, o Options, lg *slog.Logger) (*walB
 			g.Close()
 			return nil, err
 		}
+		return b, nil
 	}
+	// A standby watches the owner's heartbeat from now on, so that Promote
+	// after the owner's death waits only what is left of the lease timeout
+	// (nothing if the owner died a lease timeout ago), not a full one.
+	wctx, stop := context.WithCancel(context.Background())
+	b.stopWatch, b.watchDone = stop, make(chan struct{})
+	go func() {
+		defer close(b.watchDone)
+		_ = g.Watch(wctx) // ends with the context or the guard
+	}()
 	return b, nil
+}
+
+// endWatch stops the standby's lease watch and waits for it.
+func (b *walBackend) endWatch() {
+	b.mu.Lock()
+	stop, done := b.stopWatch, b.watchDone
+	b.stopWatch, b.watchDone = nil, nil
+	b.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
 }
 
 // becomePrimary takes the lease, starts heartbeats and opens the log for
@@ -80,7 +105,7 @@ func (b *walBackend) becomePrimary(ctx context.Context, fn func(uint64, []byte) 
 	start := time.Now()
 	epoch, err := b.g.Acquire(ctx)
 	if err != nil {
-		return err
+		return err // still a standby: the watch goes on
 	}
 	acquired := time.Now()
 	hctx, cancel := context.WithCancel(context.Background())
@@ -109,6 +134,9 @@ func (b *walBackend) becomePrimary(ctx context.Context, fn func(uint64, []byte) 
 	b.mu.Lock()
 	b.w, b.t, b.stopHB, b.hbDone = w, nil, cancel, done
 	b.mu.Unlock()
+	// Primary now: the watch (idle while the lease is held) is done, and
+	// ending it off the path to the log's opening costs the takeover nothing.
+	b.endWatch()
 	for _, c := range w.Report().Cut {
 		b.log.Warn("sealed the previous epoch's log, cutting an unacknowledged tail", "cut", c.String())
 	}
@@ -204,6 +232,7 @@ func (b *walBackend) Close() error {
 	w, t, stop, done := b.w, b.t, b.stopHB, b.hbDone
 	b.w, b.t = nil, nil
 	b.mu.Unlock()
+	b.endWatch()
 	var errs []error
 	if t != nil {
 		t.Close()
