@@ -54,6 +54,8 @@ type external struct {
 	exited       string // an exit of the service the driver reported while running
 	observed     guard.Status
 	observeErr   error
+	stopWatch    context.CancelFunc
+	watchDone    chan struct{}
 }
 
 func newExternal(ctx context.Context, cfg *config.Config, timing guard.Timing, log *slog.Logger, drv service.Driver, lost func(string), peerStopping func() bool) (*external, error) {
@@ -76,6 +78,16 @@ func newExternal(ctx context.Context, cfg *config.Config, timing guard.Timing, l
 	if was {
 		log.Warn("the service was running on a node that does not hold the lease; stopped it", "service", drv.Name())
 	}
+	// Watch the lease from now on, so that a takeover decides from the
+	// holder's history instead of starting a lease-timeout wait. The watch
+	// idles while this node holds the lease and starts a fresh window
+	// whenever it is a standby again.
+	wctx, stop := context.WithCancel(context.Background())
+	x.stopWatch, x.watchDone = stop, make(chan struct{})
+	go func() {
+		defer close(x.watchDone)
+		_ = g.Watch(wctx)
+	}()
 	return x, nil
 }
 
@@ -307,13 +319,9 @@ func (x *external) check(ctx context.Context) error {
 	return nil
 }
 
-// observe feeds the guard's observer while this node does not hold the
-// lease, so that a takeover decides without a fresh lease-timeout wait.
+// observe takes the lease watch's latest observation for the status.
 func (x *external) observe() {
-	if _, held := x.g.Held(); held {
-		return
-	}
-	st, err := x.g.Observe()
+	st, err := x.g.Last()
 	x.mu.Lock()
 	x.observed, x.observeErr = st, err
 	x.mu.Unlock()
@@ -345,5 +353,7 @@ func (x *external) lease() leaseInfo {
 }
 
 func (x *external) close() {
+	x.stopWatch()
+	<-x.watchDone
 	x.g.Close()
 }
