@@ -253,12 +253,6 @@ func (n *node) downIntervals(now time.Duration) []interval {
 	return out
 }
 
-func (cl *cluster) running(n *node) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.proc != nil
-}
-
 // stopAll stops both keepers at once: SIGCONT (a stopped process ignores
 // SIGTERM), SIGTERM, and if a keeper has not exited within stopGrace,
 // SIGQUIT (the Go runtime writes every goroutine's stack to its log) and

@@ -243,10 +243,7 @@ func (r *runReport) svg() string {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`+"\n", w, h)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	// Fault bands.
-	var kinds []faultKind
-	for _, k := range allKinds(true) {
-		kinds = append(kinds, k)
-	}
+	kinds := allKinds(true)
 	rowY := func(k faultKind) float64 {
 		for i, kk := range kinds {
 			if kk == k {

@@ -384,11 +384,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-
-// tail returns at most the last n bytes of b (long logs in failure output).
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
-}
