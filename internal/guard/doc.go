@@ -50,10 +50,11 @@
 //     A timer (independent of the heartbeat loop, which may be stuck in
 //     I/O) ends the lease at the deadline, closes Lost() and calls the
 //     WithOnLost callback: the keeper drops the VIP there. Renewal I/O runs
-//     in its own goroutine; Heartbeat returns, and Close closes the files,
-//     only after the renewal in flight finished (so no stale HEARTBEAT write
-//     follows a Release, and no renewal writes a closed file), while the
-//     timer keeps running during that wait.
+//     in its own goroutine. A cancelled Heartbeat returns only after the
+//     renewal in flight finished (no stale HEARTBEAT write follows a
+//     Release), and Close closes the files only then (no renewal writes a
+//     closed file); the timer keeps running during that wait, and a lost
+//     lease ends Heartbeat at once.
 //  6. After a pause (two holder ticks further apart than PauseThreshold) the
 //     holder answers MayServe with ErrRevalidate until a renewal that
 //     started after the pause succeeded.

@@ -668,9 +668,11 @@ func (g *Guard) StillOwner() error {
 // and syncs it. Renewal I/O runs in its own goroutine so that a hung storage
 // cannot delay the end of the lease (the lease timer fires at the deadline
 // whatever the renewal is doing); failed renewals are logged and counted,
-// and the lease runs down to its deadline. Heartbeat returns only after its
-// last renewal finished, so nothing writes HEARTBEAT once it returned: a
-// Release that follows cannot be overtaken by a stale renewal.
+// and the lease runs down to its deadline. When ctx ends, Heartbeat returns
+// only after its renewal in flight finished, so a Release that follows is
+// never overtaken by a stale HEARTBEAT write. When the lease ends (or Close
+// is called) it returns at once, so a renewal stuck on hung storage never
+// delays that report; Close waits for the renewal before closing the files.
 func (g *Guard) Heartbeat(ctx context.Context) error {
 	g.mu.Lock()
 	h, closed := g.hold, g.closed
@@ -685,19 +687,17 @@ func (g *Guard) Heartbeat(ctx context.Context) error {
 		start, end time.Duration
 		err        error
 	}
-	results := make(chan result, 1)
+	results := make(chan result, 1) // a renewal never blocks on sending
 	inflight := false
-	defer func() {
-		if inflight {
-			<-results
-		}
-	}()
 	tick := time.NewTicker(g.timing.HeartbeatInterval)
 	defer tick.Stop()
 	lost := g.Lost()
 	for {
 		select {
 		case <-ctx.Done():
+			if inflight {
+				<-results
+			}
 			return ctx.Err()
 		case <-lost:
 			g.mu.Lock()

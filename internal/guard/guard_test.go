@@ -445,8 +445,9 @@ func TestCloseWaitsForRenewal(t *testing.T) {
 }
 
 // Rule 5 with the renewal stuck in I/O: the lease timer still ends the lease
-// at its deadline (Lost, OnLost, MayServe), and Close waiting for that
-// renewal does not hold the timer back.
+// at its deadline (Lost, OnLost, MayServe), Close waiting for that renewal
+// does not hold the timer back, and Heartbeat reports the loss without
+// waiting for the renewal.
 func TestLeaseEndsWhileRenewalStuck(t *testing.T) {
 	lost := make(chan error, 1)
 	g := open(t, t.TempDir(), "a", shortTiming, WithOnLost(func(err error) { lost <- err }))
@@ -466,13 +467,18 @@ func TestLeaseEndsWhileRenewalStuck(t *testing.T) {
 	if err := g.MayServe(); !errors.Is(err, ErrLeaseExpired) {
 		t.Fatalf("MayServe: %v", err)
 	}
+	// Heartbeat ends (on the lost lease, or on Close at its next tick)
+	// while the renewal is still stuck.
+	if err := <-done; !errors.Is(err, ErrLeaseExpired) && !errors.Is(err, ErrClosed) {
+		t.Fatalf("heartbeat: %v", err)
+	}
+	if stuck.finished.Load() {
+		t.Fatal("renewal finished before it was released")
+	}
 	close(stuck.release)
 	<-stuck.result
 	if err := <-closed; err != nil {
 		t.Fatal(err)
-	}
-	if err := <-done; !errors.Is(err, ErrLeaseExpired) && !errors.Is(err, ErrClosed) {
-		t.Fatalf("heartbeat: %v", err)
 	}
 }
 
