@@ -105,7 +105,15 @@ func TestChaos(t *testing.T) {
 	kinds := allKinds(storage)
 	rep := &runReport{Seed: seed, Clients: *flagClients, Storage: storage, VIPWindow: *flagWindow}
 	injected := 0
+	// A run that would outlive the test's -timeout stops injecting early, so
+	// that the checkers still run and the report is written.
+	stopBy, bounded := t.Deadline()
+	stopBy = stopBy.Add(-5 * time.Minute)
 	for cycleNo := 1; injected < *flagFaults && ctx.Err() == nil; cycleNo++ {
+		if bounded && time.Now().After(stopBy) {
+			t.Logf("stopping after %d faults: the test deadline is near (run longer with a larger -timeout, or -timeout 0)", injected)
+			break
+		}
 		faults := planCycle(rnd, kinds, cycleNo)
 		settle := time.Duration(100+rnd.IntN(400)) * time.Millisecond
 		c := &cycle{Faults: faults, Start: cl.since()}
