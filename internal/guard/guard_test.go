@@ -41,7 +41,9 @@ func (c *frozenClock) now() time.Duration { return time.Duration(c.v.Load()) }
 
 func TestAcquireEmptyDirectory(t *testing.T) {
 	dir := t.TempDir()
-	g := open(t, dir, "a", relaxedTiming)
+	// No heartbeat runs here: a slow heartbeat keeps MayServe's pause
+	// detection (2 heartbeat intervals) from firing on a loaded machine.
+	g := open(t, dir, "a", Timing{HeartbeatInterval: 2 * time.Second, LeaseTimeout: 10 * time.Second, SafetyMargin: time.Second, PollInterval: 10 * ms})
 	st, err := g.Observe()
 	if err != nil || st.Verdict != Free || st.Owner.State != StateNone {
 		t.Fatalf("fresh directory: %+v %v", st, err)
