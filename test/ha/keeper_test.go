@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/milvus-io/milvus/client/v2/column"
-	"github.com/milvus-io/milvus/client/v2/entity"
-	"github.com/milvus-io/milvus/client/v2/index"
 	"github.com/milvus-io/milvus/client/v2/milvusclient"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -304,26 +302,7 @@ func TestKeeperFailover(t *testing.T) {
 
 	c := cl.client()
 	ctx := t.Context()
-	schema := entity.NewSchema().WithName(coll).
-		WithField(entity.NewField().WithName("id").WithDataType(entity.FieldTypeInt64).WithIsPrimaryKey(true)).
-		WithField(entity.NewField().WithName("vec").WithDataType(entity.FieldTypeFloatVector).WithDim(dim))
-	if err := c.CreateCollection(ctx, milvusclient.NewCreateCollectionOption(coll, schema)); err != nil {
-		t.Fatalf("create collection: %v", err)
-	}
-	it, err := c.CreateIndex(ctx, milvusclient.NewCreateIndexOption(coll, "vec", index.NewAutoIndex(entity.L2)))
-	if err != nil {
-		t.Fatalf("create index: %v", err)
-	}
-	if err := it.Await(ctx); err != nil {
-		t.Fatalf("index: %v", err)
-	}
-	lt, err := c.LoadCollection(ctx, milvusclient.NewLoadCollectionOption(coll))
-	if err != nil {
-		t.Fatalf("load: %v", err)
-	}
-	if err := lt.Await(ctx); err != nil {
-		t.Fatalf("load: %v", err)
-	}
+	createCollection(t, c)
 	wctx, stop := context.WithCancel(ctx)
 	w := &writer{}
 	var wg sync.WaitGroup
