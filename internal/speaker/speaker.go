@@ -211,14 +211,17 @@ func (in *Instance) Run(ctx context.Context) error {
 		return err
 	}
 
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	timer, err := netif.NewTimer()
+	if err != nil {
+		return fmt.Errorf("speaker: instance %s: %w", in.cfg.Name, err)
+	}
+	defer timer.Close()
 	in.apply(ctx, in.m.Start(time.Now()))
 	for {
 		if d := in.m.Deadline(); !d.IsZero() {
-			resetTimer(timer, time.Until(d))
+			timer.Reset(time.Until(d))
 		} else {
-			resetTimer(timer, time.Hour)
+			timer.Stop()
 		}
 		select {
 		case <-ctx.Done():
@@ -242,16 +245,6 @@ func (in *Instance) Run(ctx context.Context) error {
 			in.apply(ctx, in.gateFinished(ctx, err))
 		}
 	}
-}
-
-func resetTimer(t *time.Timer, d time.Duration) {
-	if !t.Stop() {
-		select {
-		case <-t.C:
-		default:
-		}
-	}
-	t.Reset(max(d, 0))
 }
 
 // do runs fn on the instance's loop and waits for it to be carried out.
