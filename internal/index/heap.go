@@ -35,31 +35,16 @@ func (h *maxHeap) push(it item) {
 	*h = s
 }
 
+// pop removes and returns the root.
 func (h *maxHeap) pop() item {
 	s := *h
 	r := s[0]
-	last := s[len(s)-1]
-	s = s[:len(s)-1]
-	n := len(s)
-	i := 0
-	for n > 0 {
-		c := 2*i + 1
-		if c >= n {
-			break
-		}
-		if c+1 < n && s[c+1].dist > s[c].dist {
-			c++
-		}
-		if last.dist >= s[c].dist {
-			break
-		}
-		s[i] = s[c]
-		i = c
-	}
+	n := len(s) - 1
+	s[0] = s[n]
+	*h = s[:n]
 	if n > 0 {
-		s[i] = last
+		h.siftDown()
 	}
-	*h = s
 	return r
 }
 
@@ -73,6 +58,7 @@ func (h *maxHeap) offer(it item, k int) {
 	}
 }
 
+// siftDown restores the order after the root was replaced.
 func (h maxHeap) siftDown() {
 	n := len(h)
 	it := h[0]
@@ -94,50 +80,22 @@ func (h maxHeap) siftDown() {
 	h[i] = it
 }
 
-// minHeap is the candidate queue of the graph search (closest first).
+// minHeap is the candidate queue of the graph search (closest first). It
+// is a maxHeap of negated distances, so one implementation serves both:
+// negation reverses every comparison exactly (a NaN compares false either
+// way), and pop negates back, so the items come out as they were pushed.
+// Its elements hold the negated distances: read them only through pop.
 type minHeap []item
 
 func (h *minHeap) push(it item) {
-	s := append(*h, it)
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if s[p].dist <= it.dist {
-			break
-		}
-		s[i] = s[p]
-		i = p
-	}
-	s[i] = it
-	*h = s
+	it.dist = -it.dist
+	(*maxHeap)(h).push(it)
 }
 
 func (h *minHeap) pop() item {
-	s := *h
-	r := s[0]
-	last := s[len(s)-1]
-	s = s[:len(s)-1]
-	n := len(s)
-	i := 0
-	for n > 0 {
-		c := 2*i + 1
-		if c >= n {
-			break
-		}
-		if c+1 < n && s[c+1].dist < s[c].dist {
-			c++
-		}
-		if last.dist <= s[c].dist {
-			break
-		}
-		s[i] = s[c]
-		i = c
-	}
-	if n > 0 {
-		s[i] = last
-	}
-	*h = s
-	return r
+	it := (*maxHeap)(h).pop()
+	it.dist = -it.dist
+	return it
 }
 
 // sortItems orders by distance, ties by id, so results are deterministic.
