@@ -365,7 +365,7 @@ func (p cmpNum) eval(r Row) tri {
 	case lk == kMissing || rk == kMissing:
 		return triOf(p.op == opNE)
 	case lk == kInt && rk == kInt:
-		return triOf(p.op.apply(cmpInt(li, ri)))
+		return triOf(cmpOrdered(p.op, li, ri))
 	}
 	if lk == kInt {
 		lf = float64(li)
@@ -373,7 +373,7 @@ func (p cmpNum) eval(r Row) tri {
 	if rk == kInt {
 		rf = float64(ri)
 	}
-	return triOf(cmpFloatOp(p.op, lf, rf))
+	return triOf(cmpOrdered(p.op, lf, rf))
 }
 
 // Fast paths: a typed field against a constant.
@@ -389,7 +389,7 @@ func (p cmpIntConst) eval(r Row) tri {
 	if !ok {
 		return tNull
 	}
-	return triOf(p.op.apply(cmpInt(v, p.c)))
+	return triOf(cmpOrdered(p.op, v, p.c))
 }
 
 type cmpFloatConst struct {
@@ -414,7 +414,7 @@ func (p cmpFloatConst) eval(r Row) tri {
 		}
 		v = f
 	}
-	return triOf(cmpFloatOp(p.op, v, p.c))
+	return triOf(cmpOrdered(p.op, v, p.c))
 }
 
 type cmpStrConst struct {
@@ -428,7 +428,7 @@ func (p cmpStrConst) eval(r Row) tri {
 	if !ok {
 		return tNull
 	}
-	return triOf(cmpStrOp(p.op, v, p.c))
+	return triOf(cmpOrdered(p.op, v, p.c))
 }
 
 // rangePred is lo <(=) x <(=) hi with constant bounds.

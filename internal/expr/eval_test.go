@@ -2,6 +2,7 @@ package expr
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 )
@@ -167,6 +168,37 @@ func TestEvalRowWithoutJSON(t *testing.T) {
 		}
 		if got := p.Eval(empty); got != tt.want {
 			t.Errorf("Eval(%q) on empty row = %v, want %v", tt.expr, got, tt.want)
+		}
+	}
+}
+
+// TestEvalNaN: a NaN stored in a float field compares false under every
+// operator but !=, as IEEE and Milvus' C++ core compare it, on each
+// comparison path (field against constant, range, two numeric operands, a
+// JSON number against the field).
+func TestEvalNaN(t *testing.T) {
+	row := mapRow{102: math.NaN(), 103: math.NaN(), 199: mustJSON(`{"n":1}`)}
+	tests := []struct {
+		expr string
+		want bool
+	}{
+		{`score == 1.5`, false},
+		{`score < 1.5 or score <= 1.5 or score > 1.5 or score >= 1.5`, false},
+		{`score != 1.5`, true},
+		{`0 < score < 2`, false},
+		{`score == f32 or score < f32 or score >= f32`, false},
+		{`score != f32`, true},
+		{`score + 1 > 0 or score + 1 <= 0`, false},
+		{`n < score or n >= score`, false},
+		{`n != score`, true},
+	}
+	for _, tt := range tests {
+		p, err := Parse(tt.expr, testSchema())
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.expr, err)
+		}
+		if got := p.Eval(row); got != tt.want {
+			t.Errorf("Eval(%q) with NaN = %v, want %v", tt.expr, got, tt.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand"
 	"regexp"
@@ -127,7 +128,7 @@ func oCmp(op string, a, b any) oRes {
 	case int64:
 		switch y := b.(type) {
 		case int64:
-			c, ok = cmpInt(x, y), true
+			c, ok = cmp.Compare(x, y), true
 		case float64:
 			return oRes{oFloatOp(op, float64(x), y), true}
 		}

@@ -122,52 +122,9 @@ func (o cmpOp) flip() cmpOp {
 
 func (o cmpOp) ordering() bool { return o >= opLT }
 
-// apply turns a three-way comparison result c (-1, 0, 1) into the outcome.
-func (o cmpOp) apply(c int) bool {
-	switch o {
-	case opEQ:
-		return c == 0
-	case opNE:
-		return c != 0
-	case opLT:
-		return c < 0
-	case opLE:
-		return c <= 0
-	case opGT:
-		return c > 0
-	}
-	return c >= 0
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// cmpFloatOp compares floats directly so NaN compares false (true for !=),
-// as IEEE and Milvus do.
-func cmpFloatOp(o cmpOp, a, b float64) bool {
-	switch o {
-	case opEQ:
-		return a == b
-	case opNE:
-		return a != b
-	case opLT:
-		return a < b
-	case opLE:
-		return a <= b
-	case opGT:
-		return a > b
-	}
-	return a >= b
-}
-
-func cmpStrOp(o cmpOp, a, b string) bool {
+// cmpOrdered applies o with Go's operators, so a float NaN compares false
+// (true for !=), as IEEE and Milvus do.
+func cmpOrdered[T int64 | float64 | string](o cmpOp, a, b T) bool {
 	switch o {
 	case opEQ:
 		return a == b
@@ -192,11 +149,11 @@ func compare(o cmpOp, a, b value) tri {
 	}
 	switch {
 	case a.k == kInt && b.k == kInt:
-		return triOf(o.apply(cmpInt(a.i, b.i)))
+		return triOf(cmpOrdered(o, a.i, b.i))
 	case a.isNumber() && b.isNumber():
-		return triOf(cmpFloatOp(o, a.num(), b.num()))
+		return triOf(cmpOrdered(o, a.num(), b.num()))
 	case a.k == kString && b.k == kString:
-		return triOf(cmpStrOp(o, a.s, b.s))
+		return triOf(cmpOrdered(o, a.s, b.s))
 	case a.k == kBool && b.k == kBool:
 		switch o {
 		case opEQ:
