@@ -2,6 +2,7 @@ package vectordb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,7 +20,7 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	if lg == nil {
 		lg = slog.Default()
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := makeDataDir(dir); err != nil {
 		return nil, fmt.Errorf("vectordb: %w", err)
 	}
 	b, err := openWAL(ctx, dir, opts, lg)
@@ -33,6 +34,18 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	}
 	db.watchLease(b)
 	return db, nil
+}
+
+// makeDataDir creates dir (and its parents) unless it exists. A stat of
+// dir that fails for another reason than "does not exist" is reported as
+// it is: os.MkdirAll would go on to mkdir, and for a directory that exists
+// but cannot be read (the root of a storage mount failing with EIO) it
+// reports mkdir's EEXIST, which hides the real failure.
+func makeDataDir(dir string) error {
+	if _, err := os.Stat(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return os.MkdirAll(dir, 0o755)
 }
 
 // openWith recovers a DB over an opened log backend and starts it.

@@ -97,7 +97,7 @@
 //	go test -timeout 20m ./...                     # CI: 200 faults, about 5 minutes on 2 cores
 //	go test -run TestChaos -chaos.faults=2000 -timeout 0 -chaos.report=/tmp/soak.md
 //	go test -run TestChaos -chaos.seed=N           # replay a schedule
-//	go test -run TestRepro -chaos.repro            # also the reproducers of open bugs
+//	go test -run TestRepro                         # the reproducers of the bugs below
 //
 // # Bugs found
 //
@@ -107,7 +107,9 @@
 //	                                                                            before it opens the storage)
 //	2  switchover, failback under       none (seen only in mixed cycles)        fixed (milvusapi Options.Drain: the
 //	   combined faults                                                          keeper stops its API at once)
-//	3  storage-eio + kill               TestReproStartOnFailingStorageNamesEIO  open (internal/vectordb)
+//	3  storage-eio + kill               TestReproStartOnFailingStorageNamesEIO  fixed (vectordb.Open reports a
+//	                                                                            failed stat of the data directory
+//	                                                                            as it is)
 //
 // 1: a keeper restarted after kill -9 kept the VIP its predecessor left
 // until its store had opened; keeper.New opened the store before the
@@ -119,7 +121,7 @@
 // lease still held and the peer waiting for it.
 //
 // 3: a keeper started on failing storage exits (status 1, by design; the
-// suite restarts it like a supervisor) but reports "mkdir <data_dir>: file
-// exists": the stat fails with EIO, MkdirAll falls back to mkdir, and
-// EEXIST hides the I/O error.
+// suite restarts it like a supervisor) but reported "mkdir <data_dir>: file
+// exists": the stat failed with EIO, MkdirAll fell back to mkdir, and
+// EEXIST hid the I/O error.
 package chaos
