@@ -277,6 +277,17 @@ func (p *kparser) boolArg(l kline) (bool, bool) {
 	return false, false
 }
 
+// userArg parses "user [group]", the identity a script runs as; without a
+// group the current one is kept.
+func (p *kparser) userArg(l kline, user, group *string) {
+	if a, ok := p.args(l, 1, 2); ok {
+		*user = a[0]
+		if len(a) > 1 {
+			*group = a[1]
+		}
+	}
+}
+
 func (p *kparser) addrArg(pos Pos, what, s string) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" || a.Is4In6() {
@@ -359,18 +370,17 @@ var globalIgnored = set("linkbeat_use_polling", "net_namespace_ipvs", "namespace
 
 func (p *kparser) global(l kline) {
 	g := &p.cfg.Global
-	switch kw := l.toks[0]; kw {
+	kw := l.toks[0]
+	if k, ok := strings.CutPrefix(kw, "vrrp_"); ok && p.garp(l, k, &g.GARP) {
+		return
+	}
+	switch kw {
 	case "router_id":
 		if a, ok := p.args(l, 1, 1); ok {
 			g.RouterID = a[0]
 		}
 	case "script_user":
-		if a, ok := p.args(l, 1, 2); ok {
-			g.ScriptUser = a[0]
-			if len(a) > 1 {
-				g.ScriptGroup = a[1]
-			}
-		}
+		p.userArg(l, &g.ScriptUser, &g.ScriptGroup)
 	case "enable_script_security":
 		g.EnableScriptSecurity, _ = p.boolArg(l)
 	case "vrrp_version":
@@ -382,20 +392,6 @@ func (p *kparser) global(l kline) {
 	case "vrrp_down_timer_adverts":
 		if v, ok := p.intArg(l, 1, 100); ok {
 			g.DownTimerAdverts = v
-		}
-	case "vrrp_garp_master_delay":
-		p.garpSeconds(l, &g.GARP.MasterDelay)
-	case "vrrp_garp_master_repeat":
-		p.garpRepeat(l, &g.GARP.MasterRepeat)
-	case "vrrp_garp_master_refresh":
-		p.garpSeconds(l, &g.GARP.MasterRefresh)
-	case "vrrp_garp_master_refresh_repeat":
-		p.garpRepeat(l, &g.GARP.MasterRefreshRepeat)
-	case "vrrp_garp_lower_prio_delay":
-		p.garpSeconds(l, &g.GARP.LowerPrioDelay)
-	case "vrrp_garp_lower_prio_repeat":
-		if v, ok := p.intArg(l, 0, math.MaxInt32); ok {
-			g.GARP.LowerPrioRepeat = v
 		}
 	case "vrrp_garp_interval":
 		if v, ok := p.secondsArg(l, time.Microsecond, time.Hour); ok {
@@ -441,6 +437,31 @@ func (p *kparser) global(l kline) {
 		}
 		p.skipBlock()
 	}
+}
+
+// garp parses the GARP timing keywords that a vrrp_instance sets and that
+// global_defs sets as defaults for every instance (there spelled with a
+// vrrp_ prefix, which the caller strips). It reports whether kw is one.
+func (p *kparser) garp(l kline, kw string, g *GARP) bool {
+	switch kw {
+	case "garp_master_delay":
+		p.garpSeconds(l, &g.MasterDelay)
+	case "garp_master_repeat":
+		p.garpRepeat(l, &g.MasterRepeat)
+	case "garp_master_refresh":
+		p.garpSeconds(l, &g.MasterRefresh)
+	case "garp_master_refresh_repeat":
+		p.garpRepeat(l, &g.MasterRefreshRepeat)
+	case "garp_lower_prio_delay":
+		p.garpSeconds(l, &g.LowerPrioDelay)
+	case "garp_lower_prio_repeat":
+		if v, ok := p.intArg(l, 0, math.MaxInt32); ok {
+			g.LowerPrioRepeat = v
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 func (p *kparser) garpSeconds(l kline, dst *time.Duration) {
@@ -521,12 +542,7 @@ func (p *kparser) script(l kline) {
 				s.Fall = v
 			}
 		case "user":
-			if a, ok := p.args(l, 1, 2); ok {
-				s.User = a[0]
-				if len(a) > 1 {
-					s.Group = a[1]
-				}
-			}
+			p.userArg(l, &s.User, &s.Group)
 		case "init_fail":
 			s.InitFail = true
 		default:
@@ -591,6 +607,9 @@ func (p *kparser) instance(l kline) {
 			p.d.warnf(l.pos, "%s already set at line %d - using the last value", kw, old.Line)
 		}
 		in.setPos(kw, l.pos)
+		if p.garp(l, kw, &in.GARP) {
+			return
+		}
 		switch kw {
 		case "state":
 			if a, ok := p.args(l, 1, 1); ok {
@@ -669,20 +688,6 @@ func (p *kparser) instance(l kline) {
 				in.Notify.Stop = h
 			default:
 				in.Notify.Generic = h
-			}
-		case "garp_master_delay":
-			p.garpSeconds(l, &in.GARP.MasterDelay)
-		case "garp_master_repeat":
-			p.garpRepeat(l, &in.GARP.MasterRepeat)
-		case "garp_master_refresh":
-			p.garpSeconds(l, &in.GARP.MasterRefresh)
-		case "garp_master_refresh_repeat":
-			p.garpRepeat(l, &in.GARP.MasterRefreshRepeat)
-		case "garp_lower_prio_delay":
-			p.garpSeconds(l, &in.GARP.LowerPrioDelay)
-		case "garp_lower_prio_repeat":
-			if v, ok := p.intArg(l, 0, math.MaxInt32); ok {
-				in.GARP.LowerPrioRepeat = v
 			}
 		case "down_timer_adverts":
 			if v, ok := p.intArg(l, 1, 100); ok {
