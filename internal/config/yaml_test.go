@@ -37,14 +37,22 @@ func parseY(t *testing.T, text string) (*Config, []Warning, error) {
 	return ParseYAML("node.yaml", []byte(text))
 }
 
-func TestYAMLIssue5Example(t *testing.T) {
-	c, w, err := parseY(t, issue5)
+// parseYClean parses a configuration that must load without an error or a
+// warning.
+func parseYClean(t *testing.T, text string) *Config {
+	t.Helper()
+	c, w, err := parseY(t, text)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(w) != 0 {
 		t.Errorf("warnings %v", warnStrings(w))
 	}
+	return c
+}
+
+func TestYAMLIssue5Example(t *testing.T) {
+	c := parseYClean(t, issue5)
 	if c.Format != FormatYAML || len(c.Instances) != 1 || c.Keeper == nil {
 		t.Fatalf("%+v", c)
 	}
@@ -93,13 +101,7 @@ api: {listen: "198.18.0.2:9700", token: t0ken}
 notify_master: /usr/local/bin/hook master
 notify: "/usr/local/bin/all 'x y'"
 `
-	c, w, err := parseY(t, text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(w) != 0 {
-		t.Errorf("warnings %v", warnStrings(w))
-	}
+	c := parseYClean(t, text)
 	in := c.Instances[0]
 	// auth_pass set and no version: VRRPv2, the only version with PASS.
 	if in.Version != 2 || in.AuthType != AuthPass || in.AuthPass != "secret" || !in.Nopreempt || in.Advert != time.Second {
