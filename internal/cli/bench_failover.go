@@ -16,6 +16,7 @@ func newBenchFailoverCmd() *cobra.Command {
 	var (
 		o     failbench.Options
 		debug bool
+		only  string
 	)
 	cmd := &cobra.Command{
 		Use:   "failover",
@@ -36,6 +37,11 @@ milvus-ha's time went. Needs root.`,
 				return err
 			}
 			o.Binary = bin
+			if only != "" {
+				if o.Only, err = failbench.ParseScenarios(only); err != nil {
+					return err
+				}
+			}
 			if o.Rows == 0 {
 				o.Rows = -1 // 0 on the command line means no P4
 			}
@@ -57,6 +63,8 @@ milvus-ha's time went. Needs root.`,
 	f.DurationVar(&o.CallTimeout, "call-timeout", 200*time.Millisecond, "client per-call timeout")
 	f.DurationVar(&o.DialTimeout, "dial-timeout", 50*time.Millisecond, "client TCP connect timeout")
 	f.StringVar(&o.Keepalived, "keepalived", "", `keepalived executable for the recipe baseline ("" = from PATH, "none" = no baseline)`)
+	f.StringVar(&only, "only", "", "comma-separated scenarios to run (host-loss, power-loss, keeper-kill, service-crash, switchover, p4); default all")
+	f.BoolVar(&o.Keep, "keep", false, "keep the rigs' directories (configurations, logs) and name them in the report")
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd
 }

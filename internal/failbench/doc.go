@@ -69,7 +69,9 @@
 // and reported as such.
 //
 // Repetitions alternate between the two rigs; P4 runs last on the
-// milvus-ha pair alone. Needs root; processes are stopped by PID and every
+// milvus-ha pair alone. Options.Only (--only) runs some scenarios and
+// starts only the rigs they need; Options.Keep (--keep) keeps every rig's
+// directory (configurations, keeper and server logs) for a post-mortem. Needs root; processes are stopped by PID and every
 // lab is removed before Run returns (directories of broken rigs are kept
 // and named in the report).
 package failbench

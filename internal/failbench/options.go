@@ -3,6 +3,9 @@ package failbench
 import (
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -32,8 +35,48 @@ type Options struct {
 	// RecipeLinkDownWait is how long the recipe's link-down (P1) run waits
 	// for service to come back (default 10 s); it is run once.
 	RecipeLinkDownWait time.Duration
+	// Only restricts the run to these scenarios (nil: all of them); see
+	// ParseScenarios.
+	Only []Scenario
+	// Keep keeps every rig's directory (configurations, keeper and server
+	// logs) for a post-mortem; it is named in the report.
+	Keep bool
 	// Logger receives progress lines; nil discards.
 	Logger *slog.Logger
+}
+
+// scenarioKeys are the names --only accepts. A switchover is always
+// followed by its resume (which restores the pair), and the P4 switchover
+// comes with the promote times, so those go together.
+var scenarioKeys = map[string][]Scenario{
+	"host-loss":     {HostLoss},
+	"power-loss":    {PowerLoss},
+	"keeper-kill":   {KeeperCrash},
+	"service-crash": {ServiceCrash},
+	"switchover":    {Switchover, Resume},
+	"p4":            {BigSwitchover, Promote},
+}
+
+// ParseScenarios turns a comma-separated list of scenario names
+// (host-loss, power-loss, keeper-kill, service-crash, switchover, p4) into
+// Options.Only.
+func ParseScenarios(list string) ([]Scenario, error) {
+	var out []Scenario
+	for _, key := range strings.Split(list, ",") {
+		key = strings.TrimSpace(key)
+		scs, ok := scenarioKeys[key]
+		if !ok {
+			names := slices.Sorted(maps.Keys(scenarioKeys))
+			return nil, fmt.Errorf("failbench: unknown scenario %q (want some of %s)", key, strings.Join(names, ", "))
+		}
+		out = append(out, scs...)
+	}
+	return out, nil
+}
+
+// runs says whether scenario sc is to be measured.
+func (o *Options) runs(sc Scenario) bool {
+	return o.Only == nil || slices.Contains(o.Only, sc)
 }
 
 func (o *Options) defaults() error {
@@ -47,6 +90,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Rows == 0 {
 		o.Rows = 1_000_000
+	}
+	if !o.runs(BigSwitchover) {
+		o.Rows = -1
 	}
 	if o.Dim == 0 {
 		o.Dim = 128

@@ -43,20 +43,31 @@ func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 		o.Logger.Info("swept labs of dead runs", "namespaces", removed)
 	}
 
-	o.Logger.Info("starting the milvus-ha pair")
-	pr, err := newPair(ctx, &o, false)
-	if err != nil {
-		return nil, fmt.Errorf("failbench: milvus-ha pair: %w", err)
+	var (
+		pr, px *pair
+		err    error
+	)
+	if o.runs(HostLoss) || o.runs(PowerLoss) || o.runs(KeeperCrash) || o.runs(Switchover) || o.Rows > 0 {
+		o.Logger.Info("starting the milvus-ha pair")
+		if pr, err = newPair(ctx, &o, false); err != nil {
+			return nil, fmt.Errorf("failbench: milvus-ha pair: %w", err)
+		}
+		pr.keep = o.Keep
+		defer pr.close()
 	}
-	defer pr.close()
-	o.Logger.Info("starting the milvus-ha pair with the exec driver")
-	px, err := newPair(ctx, &o, true)
-	if err != nil {
-		return nil, fmt.Errorf("failbench: milvus-ha exec pair: %w", err)
+	if o.runs(ServiceCrash) {
+		o.Logger.Info("starting the milvus-ha pair with the exec driver")
+		if px, err = newPair(ctx, &o, true); err != nil {
+			return nil, fmt.Errorf("failbench: milvus-ha exec pair: %w", err)
+		}
+		px.keep = o.Keep
+		if o.Keep {
+			rep.Notes = append(rep.Notes, "exec pair logs kept in "+px.dir)
+		}
+		defer px.close()
 	}
-	defer px.close()
 	var rc *recipeRig
-	if o.Keepalived != "none" {
+	if o.Keepalived != "none" && (o.runs(HostLoss) || o.runs(PowerLoss) || o.runs(ServiceCrash)) {
 		o.Logger.Info("starting the recipe pair")
 		if rc, err = newRecipe(ctx, &o); err != nil {
 			if ctx.Err() != nil {
@@ -65,6 +76,9 @@ func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 			o.Logger.Error("recipe pair did not come up", "err", err)
 			rep.Notes = append(rep.Notes, "recipe baseline failed to start: "+err.Error())
 		} else {
+			if rc.keep = o.Keep; o.Keep {
+				rep.Notes = append(rep.Notes, "recipe logs kept in "+rc.dir)
+			}
 			defer func() {
 				if rc != nil {
 					rc.close()
@@ -75,13 +89,17 @@ func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 
 	m := &meter{o: &o, rep: rep, nextID: 1}
 	for i := 1; i <= o.Reps; i++ {
-		if err := m.pairRep(ctx, pr, i); err != nil {
-			pr.keep = true
-			return nil, fmt.Errorf("%w (keeper logs in %s)", err, pr.dir)
+		if pr != nil {
+			if err := m.pairRep(ctx, pr, i); err != nil {
+				pr.keep = true
+				return nil, fmt.Errorf("%w (keeper logs in %s)", err, pr.dir)
+			}
 		}
-		if err := m.execRep(ctx, px, i); err != nil {
-			px.keep = true
-			return nil, fmt.Errorf("%w (keeper logs in %s)", err, px.dir)
+		if px != nil {
+			if err := m.execRep(ctx, px, i); err != nil {
+				px.keep = true
+				return nil, fmt.Errorf("%w (keeper logs in %s)", err, px.dir)
+			}
 		}
 		if rc != nil {
 			if err := m.recipeRep(ctx, rc, i); err != nil {
@@ -97,24 +115,30 @@ func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 		}
 	}
 	if rc != nil {
-		if err := m.recipeLinkDown(ctx, rc); err != nil && ctx.Err() != nil {
-			return nil, ctx.Err()
+		if o.runs(HostLoss) {
+			if err := m.recipeLinkDown(ctx, rc); err != nil && ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 		}
 		rc.close()
 		rc = nil
 	}
-	px.close()
+	if px != nil {
+		px.close()
+	}
 	if o.Rows > 0 {
 		if err := m.p4(ctx, pr); err != nil {
 			pr.keep = true
 			return nil, fmt.Errorf("%w (keeper logs in %s)", err, pr.dir)
 		}
 	}
-	if err := m.finalCount(ctx, pr); err != nil {
-		return nil, err
-	}
-	if pr.keep {
-		rep.Notes = append(rep.Notes, "keeper logs kept in "+pr.dir)
+	if pr != nil {
+		if err := m.finalCount(ctx, pr); err != nil {
+			return nil, err
+		}
+		if pr.keep {
+			rep.Notes = append(rep.Notes, "keeper logs kept in "+pr.dir)
+		}
 	}
 	rep.Gap = Percentile(m.gaps, 0.5)
 	return rep, rep.Write(w)
@@ -287,26 +311,32 @@ func (m *meter) pairRep(ctx context.Context, pr *pair, i int) error {
 	a, b := pr.a, pr.b
 	startA := func() error { return pr.start(a) }
 
-	_, _ = m.pairEvent(ctx, pr, w, HostLoss, b, a.LinkDown)
-	if err := restore("host loss", a.LinkUp); err != nil {
-		return err
+	if m.o.runs(HostLoss) {
+		_, _ = m.pairEvent(ctx, pr, w, HostLoss, b, a.LinkDown)
+		if err := restore("host loss", a.LinkUp); err != nil {
+			return err
+		}
 	}
-
-	_, _ = m.pairEvent(ctx, pr, w, PowerLoss, b, func() error {
-		freeze(pr.procs[a])
-		err := a.LinkDown()
-		_ = pr.procs[a].Kill()
-		return err
-	})
-	if err := restore("power loss", func() error { return pr.dropVIP(a) }, a.LinkUp, startA); err != nil {
-		return err
+	if m.o.runs(PowerLoss) {
+		_, _ = m.pairEvent(ctx, pr, w, PowerLoss, b, func() error {
+			freeze(pr.procs[a])
+			err := a.LinkDown()
+			_ = pr.procs[a].Kill()
+			return err
+		})
+		if err := restore("power loss", func() error { return pr.dropVIP(a) }, a.LinkUp, startA); err != nil {
+			return err
+		}
 	}
-
-	_, _ = m.pairEvent(ctx, pr, w, KeeperCrash, b, pr.procs[a].Kill)
-	if err := restore("keeper kill", startA); err != nil {
-		return err
+	if m.o.runs(KeeperCrash) {
+		_, _ = m.pairEvent(ctx, pr, w, KeeperCrash, b, pr.procs[a].Kill)
+		if err := restore("keeper kill", startA); err != nil {
+			return err
+		}
 	}
-
+	if !m.o.runs(Switchover) {
+		return nil
+	}
 	if _, err := m.pairEvent(ctx, pr, w, Switchover, b, func() error { return pr.control(ctx, a, "switchover") }); err == nil {
 		// a is held out until resume: no ready standby to wait for.
 		if err := pr.waitActive(ctx, b, time.Minute); err != nil {
@@ -401,6 +431,9 @@ func (m *meter) recipeRep(ctx context.Context, rc *recipeRig, i int) error {
 		stopped = false
 		return nil
 	}
+	if !m.o.runs(PowerLoss) {
+		return measure(ServiceCrash, rc.serveA.Kill)
+	}
 	if err := measure(PowerLoss, func() error {
 		for _, p := range []*netlab.Process{rc.ka[a], rc.serveA} {
 			freeze(p)
@@ -410,7 +443,7 @@ func (m *meter) recipeRep(ctx context.Context, rc *recipeRig, i int) error {
 			_ = p.Kill()
 		}
 		return err
-	}); err != nil {
+	}); err != nil || !m.o.runs(ServiceCrash) {
 		return err
 	}
 	return measure(ServiceCrash, rc.serveA.Kill)
