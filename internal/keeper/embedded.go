@@ -282,8 +282,13 @@ func dialAddr(listen string) string {
 // (which can make the two nodes take turns starting and stopping). A peer
 // that keeps its lease without stepping down (network cut between the
 // hosts with storage reachable) gets a refusal after a lease timeout.
+//
+// It tries every handoverPoll rather than every lease poll: the old master
+// releases the lease a few milliseconds into its step-down, and each
+// millisecond waited here is a millisecond without service.
 func retryHandover(ctx context.Context, t guard.Timing, peerStopping func() bool, take func(context.Context) error) error {
 	deadline := time.Now().Add(t.LeaseTimeout)
+	poll := min(handoverPoll, t.PollInterval)
 	for {
 		err := take(ctx)
 		if err == nil || !errors.Is(err, guard.ErrPeerAlive) || time.Now().After(deadline) && !peerStopping() {
@@ -292,10 +297,14 @@ func retryHandover(ctx context.Context, t guard.Timing, peerStopping func() bool
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(t.PollInterval):
+		case <-time.After(poll):
 		}
 	}
 }
+
+// handoverPoll is how often a gate retries a lease the peer still holds
+// (a read of two small records, or a standby store's failed promote).
+const handoverPoll = 5 * time.Millisecond
 
 // apiServer is the Milvus API while this node is active.
 type apiServer struct {

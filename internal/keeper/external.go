@@ -27,6 +27,8 @@ const (
 	stopEscalateAfter = 3
 	// stopRetryMax bounds the delay between two stop attempts.
 	stopRetryMax = 10 * time.Second
+	// readyInterval is how often a starting exec child's address is probed.
+	readyInterval = 5 * time.Millisecond
 )
 
 // external is a service the keeper starts and stops through a driver
@@ -107,7 +109,10 @@ func newDriver(cfg *config.Config, log *slog.Logger, onExit func(service.Exit)) 
 			ec.Restart = service.RestartPolicy{Mode: service.RestartOnFailure, MaxRestarts: -1}
 		}
 		if s.Address != "" {
+			// The gate waits on this probe before the VIP moves: poll it
+			// often (a refused local connection costs microseconds).
 			ec.Ready = func(ctx context.Context) error { return service.CheckMilvusGRPC(ctx, s.Address) }
+			ec.ReadyInterval = readyInterval
 		}
 		return service.NewExec(ec)
 	case config.ServiceDocker:

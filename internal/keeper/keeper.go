@@ -131,6 +131,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Keeper, error)
 		Gate:         k,
 		Scripts:      cfg.Scripts,
 		OnTransition: k.onTransition,
+		// A keeper runs one node of a pair: nobody else could take over
+		// on a priority-0 advert, so the peer's skew is dead time.
+		SoleBackup: true,
 	}); err != nil {
 		return nil, err
 	}

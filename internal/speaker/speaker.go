@@ -51,6 +51,9 @@ type Options struct {
 	// OnTransition, if set, is called from the instance's loop after each
 	// state change has been carried out; it must not block.
 	OnTransition func(Transition)
+	// SoleBackup: the instance is one of a pair, so as backup it takes over
+	// at once on the master's priority-0 advert (vrrp.Config.SoleBackup).
+	SoleBackup bool
 }
 
 // Instance runs one VRRP instance: it owns the state machine and does its
@@ -150,6 +153,7 @@ func New(inst *config.Instance, opts Options) (*Instance, error) {
 		PreemptDelay:     inst.PreemptDelay,
 		Addr:             conn.Src(),
 		DownTimerAdverts: inst.DownTimerAdverts,
+		SoleBackup:       opts.SoleBackup,
 	})
 	if err != nil {
 		conn.Close()

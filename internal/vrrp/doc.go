@@ -95,6 +95,9 @@
 //     keepalived only does this internally (a VIP removed behind its back)
 //     and there re-arms to Skew_Time. Resign alone does not keep a
 //     higher-priority node away: lower its priority or Inhibit as well.
+//   - Config.SoleBackup is ours: the only backup of a pair takes over at
+//     once on the master's priority-0 advert, without Skew_Time (which only
+//     orders several backups). A keepalived peer keeps its skew.
 //   - Options keepalived has that live in the shell or are not offered:
 //     garp_* timing, lower_prio_no_advert / higher_prio_send_advert
 //     (behaviour fixed at keepalived's defaults), sync groups, VMAC,

@@ -88,6 +88,12 @@ type Config struct {
 	// DownTimerAdverts multiplies the interval in Master_Down_Interval
 	// (keepalived down_timer_adverts); 0 means the RFC's 3.
 	DownTimerAdverts int
+	// SoleBackup: this instance is the only possible backup (a pair), so
+	// on the master's priority-0 advert it takes over at once instead of
+	// after Skew_Time. The skew only lets the highest of several backups
+	// win; with one it is dead time in every planned handover. Not what
+	// keepalived does (a keepalived peer still waits its skew).
+	SoleBackup bool
 }
 
 // Machine is one VRRP instance's state machine. It is not safe for
@@ -237,7 +243,11 @@ func (m *Machine) Receive(p *Packet, from netip.Addr, now time.Time) []Action {
 // RFC 5798 §6.4.2 with keepalived's preempt_delay (vrrp_state_backup).
 func (m *Machine) backupReceive(p *Packet, from netip.Addr, now time.Time) {
 	if p.Priority == 0 {
-		m.armDown(now, m.skew(), fmt.Sprintf("received priority 0 from %v", from))
+		wait := m.skew()
+		if m.cfg.SoleBackup {
+			wait = 0
+		}
+		m.armDown(now, wait, fmt.Sprintf("received priority 0 from %v", from))
 		return
 	}
 	m.masterAddr, m.masterPrio = from, p.Priority

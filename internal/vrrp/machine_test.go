@@ -216,6 +216,28 @@ func TestBackupPriorityZeroTakesOverAfterSkew(t *testing.T) {
 	reasonContains(t, acts, "received priority 0 from 198.18.0.2")
 }
 
+// Config.SoleBackup (ours, not keepalived): the only backup of a pair takes
+// over at once on priority 0; the skew would only order several backups.
+func TestSoleBackupPriorityZeroTakesOverAtOnce(t *testing.T) {
+	m := newMachine(t, func(c *Config) { c.SoleBackup = true })
+	m.Receive(adv(150), nodeB, at(time.Second))
+	acts := m.Receive(adv(0), nodeB, at(2*time.Second))
+	if acts != nil || !m.Deadline().Equal(at(2*time.Second)) {
+		t.Fatalf("acts %+v deadline %v", acts, m.Deadline().Sub(t0))
+	}
+	acts = m.Tick(at(2 * time.Second))
+	reasonContains(t, acts, "received priority 0 from 198.18.0.2")
+	if m.State() != StateMaster {
+		t.Fatalf("state %v, want master", m.State())
+	}
+	// Other adverts keep the full Master_Down_Interval.
+	m = newMachine(t, func(c *Config) { c.SoleBackup = true })
+	m.Receive(adv(150), nodeB, at(time.Second))
+	if !m.Deadline().Equal(at(time.Second + 3609375*us)) {
+		t.Fatalf("deadline after priority 150: %v", m.Deadline().Sub(t0))
+	}
+}
+
 // RFC 5798 §6.4.2: an advert with priority ≥ ours resets the
 // Master_Down_Timer; keepalived never compares addresses as backup, so equal
 // priority is accepted too.

@@ -157,6 +157,7 @@ func newSim(seed uint64) *sim {
 		if !cfg.Nopreempt && rng.IntN(4) == 0 {
 			cfg.PreemptDelay = time.Duration(1+rng.IntN(4)) * cfg.AdvertInterval
 		}
+		cfg.SoleBackup = rng.IntN(3) == 0 // meant for pairs, and must stay safe beyond
 		maxAdv, maxDelay = max(maxAdv, cfg.AdvertInterval), max(maxDelay, cfg.PreemptDelay)
 		exp := Expect{VRID: 51, Version: version, AuthType: authType, Auth: auth, AdvertInterval: cfg.AdvertInterval,
 			Addrs: vipList, Unicast: s.unicast}
