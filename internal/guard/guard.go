@@ -629,6 +629,19 @@ func (g *Guard) MayServe() error {
 	return g.hold.MayServe(g.clock())
 }
 
+// heldLocked returns the current holding if it is not lost, else
+// ErrNotHolding or why it was lost. g.mu is held.
+func (g *Guard) heldLocked() (*Holder, error) {
+	h := g.hold
+	if h == nil {
+		return nil, ErrNotHolding
+	}
+	if err := h.Lost(g.clock()); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
 // StillOwner is the fencing check: it returns nil only if this node holds
 // the lease (not lost or released locally) and a fresh pread of OWNER still
 // shows this node's epoch, active. The WAL calls it after every fdatasync
@@ -636,16 +649,11 @@ func (g *Guard) MayServe() error {
 func (g *Guard) StillOwner() error {
 	g.stats.ownerChecks.Add(1)
 	g.mu.Lock()
-	h := g.hold
-	if h == nil {
-		g.mu.Unlock()
-		return ErrNotHolding
-	}
-	if err := h.Lost(g.clock()); err != nil {
-		g.mu.Unlock()
+	h, err := g.heldLocked()
+	g.mu.Unlock()
+	if err != nil {
 		return err
 	}
-	g.mu.Unlock()
 	o, err := g.ReadOwner()
 	if err != nil {
 		return err
@@ -784,12 +792,8 @@ func (g *Guard) Release(ctx context.Context) error {
 	g.acqMu.Lock()
 	defer g.acqMu.Unlock()
 	g.mu.Lock()
-	h := g.hold
-	if h == nil {
-		g.mu.Unlock()
-		return ErrNotHolding
-	}
-	if err := h.Lost(g.clock()); err != nil {
+	h, err := g.heldLocked()
+	if err != nil {
 		g.mu.Unlock()
 		return err
 	}

@@ -33,6 +33,21 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// mustAcquire takes the lease for g; the test cannot go on without it.
+func mustAcquire(t *testing.T, g *Guard) {
+	t.Helper()
+	if _, err := g.Acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// heartbeat runs g's heartbeat loop until the test ends.
+func heartbeat(t *testing.T, g *Guard) {
+	ctx, cancel := context.WithCancel(ctxT(t))
+	t.Cleanup(cancel)
+	go g.Heartbeat(ctx)
+}
+
 // frozenClock simulates a process that does not run between two of its
 // own steps: its view of time does not advance.
 type frozenClock struct{ v atomic.Int64 }
@@ -75,12 +90,8 @@ func TestAcquireRefusedWhilePeerAlive(t *testing.T) {
 	dir := t.TempDir()
 	a := open(t, dir, "a", relaxedTiming)
 	b := open(t, dir, "b", relaxedTiming)
-	if _, err := a.Acquire(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(ctxT(t))
-	defer cancel()
-	go a.Heartbeat(ctx)
+	mustAcquire(t, a)
+	heartbeat(t, a)
 	_, err := b.Acquire(ctxT(t))
 	var pa *PeerAliveError
 	if !errors.Is(err, ErrPeerAlive) || !errors.As(err, &pa) || pa.Owner.Node != "a" || pa.Owner.Epoch != 1 {
@@ -99,9 +110,7 @@ func TestTakeoverAfterStall(t *testing.T) {
 	var clk frozenClock
 	a := open(t, dir, "a", shortTiming, WithClock(clk.now))
 	b := open(t, dir, "b", shortTiming)
-	if _, err := a.Acquire(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
+	mustAcquire(t, a)
 	// a never runs its heartbeat loop and its clock never moves: a pause.
 	e, err := b.Acquire(ctxT(t))
 	if err != nil || e != 2 {
@@ -137,12 +146,8 @@ func TestReleaseHandover(t *testing.T) {
 	dir := t.TempDir()
 	a := open(t, dir, "a", relaxedTiming)
 	b := open(t, dir, "b", relaxedTiming)
-	if _, err := a.Acquire(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(ctxT(t))
-	defer cancel()
-	go a.Heartbeat(ctx)
+	mustAcquire(t, a)
+	heartbeat(t, a)
 	if _, err := b.Acquire(ctxT(t)); !errors.Is(err, ErrPeerAlive) {
 		t.Fatalf("before release: %v", err)
 	}
@@ -168,9 +173,7 @@ func TestLostFiresWithoutHeartbeat(t *testing.T) {
 	dir := t.TempDir()
 	lost := make(chan error, 1)
 	a := open(t, dir, "a", shortTiming, WithOnLost(func(err error) { lost <- err }))
-	if _, err := a.Acquire(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
+	mustAcquire(t, a)
 	select {
 	case err := <-lost:
 		if !errors.Is(err, ErrLeaseExpired) {
@@ -195,9 +198,7 @@ func TestHeartbeatRenewsAndDetectsTakeover(t *testing.T) {
 	dir := t.TempDir()
 	lost := make(chan error, 1)
 	a := open(t, dir, "a", relaxedTiming, WithOnLost(func(err error) { lost <- err }))
-	if _, err := a.Acquire(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
+	mustAcquire(t, a)
 	done := make(chan error, 1)
 	go func() { done <- a.Heartbeat(ctxT(t)) }()
 	for a.Stats().Renewals < 5 {
@@ -391,9 +392,7 @@ func letMisbehave() { time.Sleep(50 * ms) }
 func TestHeartbeatWaitsForRenewal(t *testing.T) {
 	g := open(t, t.TempDir(), "a", relaxedTiming)
 	stuck := holdFirstRenewal(g)
-	if _, err := g.Acquire(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
+	mustAcquire(t, g)
 	ctx, cancel := context.WithCancel(ctxT(t))
 	var finishedAtReturn atomic.Bool
 	done := make(chan error, 1)
@@ -422,9 +421,7 @@ func TestHeartbeatWaitsForRenewal(t *testing.T) {
 func TestCloseWaitsForRenewal(t *testing.T) {
 	g := open(t, t.TempDir(), "a", relaxedTiming)
 	stuck := holdFirstRenewal(g)
-	if _, err := g.Acquire(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
+	mustAcquire(t, g)
 	done := make(chan error, 1)
 	go func() { done <- g.Heartbeat(ctxT(t)) }()
 	<-stuck.entered
@@ -454,9 +451,7 @@ func TestLeaseEndsWhileRenewalStuck(t *testing.T) {
 	lost := make(chan error, 1)
 	g := open(t, t.TempDir(), "a", shortTiming, WithOnLost(func(err error) { lost <- err }))
 	stuck := holdFirstRenewal(g)
-	if _, err := g.Acquire(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
+	mustAcquire(t, g)
 	done := make(chan error, 1)
 	go func() { done <- g.Heartbeat(ctxT(t)) }()
 	<-stuck.entered
@@ -525,9 +520,7 @@ func waitWatched(t *testing.T, g *Guard, want Verdict) Status {
 func TestWatchedStandbyTakesDeadLeaseAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	a := open(t, dir, "a", shortTiming)
-	if _, err := a.Acquire(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
+	mustAcquire(t, a)
 	a.Close() // kill -9: no release, no more heartbeats
 	var clk stepClock
 	clk.step.Store(int64(ms))
@@ -554,9 +547,7 @@ func TestWatchedStandbyTakesDeadLeaseAtOnce(t *testing.T) {
 func TestPausedWatchRestartsWindow(t *testing.T) {
 	dir := t.TempDir()
 	a := open(t, dir, "a", shortTiming)
-	if _, err := a.Acquire(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
+	mustAcquire(t, a)
 	a.Close()
 	var clk stepClock
 	clk.step.Store(int64(ms))
@@ -589,12 +580,8 @@ func TestPausedWatchRestartsWindow(t *testing.T) {
 func TestWatchedStandbyRefusesLiveHolder(t *testing.T) {
 	dir := t.TempDir()
 	a := open(t, dir, "a", relaxedTiming)
-	if _, err := a.Acquire(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(ctxT(t))
-	defer cancel()
-	go a.Heartbeat(ctx)
+	mustAcquire(t, a)
+	heartbeat(t, a)
 	b := open(t, dir, "b", relaxedTiming)
 	watch(t, b)
 	waitWatched(t, b, Alive)
@@ -622,9 +609,7 @@ func TestWatchIdlesWhileHoldingAndEndsAtClose(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- g.Watch(context.Background()) }()
 	waitWatched(t, g, Free)
-	if _, err := g.Acquire(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
+	mustAcquire(t, g)
 	time.Sleep(5 * relaxedTiming.PollInterval) // Watch ticks, and must not read
 	if st, _ := g.Last(); st.Owner.State != StateNone || st.Holding {
 		t.Fatalf("Watch read while holding: %+v", st)
