@@ -46,10 +46,10 @@ func TestHeapOrder(t *testing.T) {
 			}
 			gotHi = append(gotHi, it)
 		}
-		if !slices.IsSortedFunc(gotLo, func(a, b item) int { return cmpDist(a.dist, b.dist) }) {
+		if !slices.IsSortedFunc(gotLo, func(a, b item) int { return cmpF(a.dist, b.dist) }) {
 			t.Fatalf("n=%d: minHeap popped %v", n, gotLo)
 		}
-		if !slices.IsSortedFunc(gotHi, func(a, b item) int { return cmpDist(b.dist, a.dist) }) {
+		if !slices.IsSortedFunc(gotHi, func(a, b item) int { return cmpF(b.dist, a.dist) }) {
 			t.Fatalf("n=%d: maxHeap popped %v", n, gotHi)
 		}
 		for _, got := range [][]item{gotLo, gotHi} {
@@ -71,9 +71,9 @@ func TestHeapOfferKeepsKBest(t *testing.T) {
 			h.offer(it, k)
 		}
 		want := slices.Clone(in)
-		slices.SortStableFunc(want, func(a, b item) int { return cmpDist(a.dist, b.dist) })
+		slices.SortStableFunc(want, func(a, b item) int { return cmpF(a.dist, b.dist) })
 		got := slices.Clone([]item(h))
-		slices.SortStableFunc(got, func(a, b item) int { return cmpDist(a.dist, b.dist) })
+		slices.SortStableFunc(got, func(a, b item) int { return cmpF(a.dist, b.dist) })
 		if len(got) != k {
 			t.Fatalf("k=%d: kept %d items", k, len(got))
 		}
@@ -83,16 +83,6 @@ func TestHeapOfferKeepsKBest(t *testing.T) {
 			}
 		}
 	}
-}
-
-func cmpDist(a, b float32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // sameItems reports whether a and b hold the same items, bit for bit,
