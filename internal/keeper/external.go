@@ -96,9 +96,18 @@ func newExternal(ctx context.Context, cfg *config.Config, timing guard.Timing, l
 // newDriver builds the driver for an external service kind.
 func newDriver(cfg *config.Config, log *slog.Logger, onExit func(service.Exit)) (service.Driver, error) {
 	s := cfg.Keeper.Service
+	// With an address, every driver's Start waits until Milvus answers
+	// CheckHealth there: the gate waits on it before the VIP moves (a
+	// container or unit is "running" long before its server answers).
+	var ready func(ctx context.Context) error
+	if s.Address != "" {
+		ready = func(ctx context.Context) error { return service.CheckMilvusGRPC(ctx, s.Address) }
+	}
 	switch s.Kind {
 	case config.ServiceExec:
-		ec := service.ExecConfig{Args: s.Command, Logger: log, OnExit: onExit}
+		// Poll the probe often (a refused local connection costs
+		// microseconds).
+		ec := service.ExecConfig{Args: s.Command, Logger: log, OnExit: onExit, Ready: ready, ReadyInterval: readyInterval}
 		switch s.Restart {
 		case "on-failure":
 			ec.Restart = service.RestartPolicy{Mode: service.RestartOnFailure}
@@ -108,21 +117,15 @@ func newDriver(cfg *config.Config, log *slog.Logger, onExit func(service.Exit)) 
 			// policy only matters when no standby is.
 			ec.Restart = service.RestartPolicy{Mode: service.RestartOnFailure, MaxRestarts: -1}
 		}
-		if s.Address != "" {
-			// The gate waits on this probe before the VIP moves: poll it
-			// often (a refused local connection costs microseconds).
-			ec.Ready = func(ctx context.Context) error { return service.CheckMilvusGRPC(ctx, s.Address) }
-			ec.ReadyInterval = readyInterval
-		}
 		return service.NewExec(ec)
 	case config.ServiceDocker:
 		cli, err := service.NewDockerClient()
 		if err != nil {
 			return nil, fmt.Errorf("keeper: docker: %w", err)
 		}
-		return service.NewDocker(cli, service.DockerConfig{Container: s.Container, Probe: s.Address, Logger: log})
+		return service.NewDocker(cli, service.DockerConfig{Container: s.Container, Ready: ready, Logger: log})
 	case config.ServiceSystemd:
-		return service.NewSystemd(service.SystemdConfig{Unit: s.Unit, Logger: log})
+		return service.NewSystemd(service.SystemdConfig{Unit: s.Unit, Ready: ready, Logger: log})
 	}
 	return nil, fmt.Errorf("keeper: service kind %q has no driver", s.Kind)
 }

@@ -71,13 +71,14 @@ func BenchmarkCheckMilvusGRPC(b *testing.B) {
 	}
 }
 
-// Docker Start (engine start, then TCP probe until `milvus-ha serve`
-// listens) and Stop (SIGTERM, confirmed by inspect).
+// Docker Start (engine start, then Milvus CheckHealth until `milvus-ha
+// serve` answers, as the keeper configures it) and Stop (SIGTERM,
+// confirmed by inspect).
 func BenchmarkDockerStartStop(b *testing.B) {
 	cli, img := needDocker(b)
 	api := freePort(b)
 	name := testContainer(b, cli, img, serveCmd(api, freePort(b)), nil)
-	d, err := NewDocker(cli, DockerConfig{Container: name, Probe: "127.0.0.1:" + strconv.Itoa(api), Poll: 5 * time.Millisecond, Logger: discardLogger()})
+	d, err := NewDocker(cli, DockerConfig{Container: name, Ready: milvusReady("127.0.0.1:" + strconv.Itoa(api)), Poll: 5 * time.Millisecond, Logger: discardLogger()})
 	if err != nil {
 		b.Fatal(err)
 	}

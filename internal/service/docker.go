@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"time"
 
@@ -32,12 +31,15 @@ type DockerConfig struct {
 	// StopTimeout is the engine's grace time between the stop signal and
 	// SIGKILL (whole seconds, rounded up; 0 means the default of 10 s).
 	StopTimeout time.Duration
-	// Probe, if set (host:port), must accept a TCP connection before Start
-	// returns, for containers without a HEALTHCHECK. A container with a
-	// healthcheck is waited for until the engine reports it healthy.
-	Probe string
-	// Poll is how often Start inspects the container while it waits
-	// (0 means DefaultDockerPoll).
+	// Ready, if set, must return nil before Start returns (the keeper
+	// passes the Milvus CheckHealth call at the service address, so the
+	// VIP moves only once the server answers). It is called once the
+	// container runs and, if it has a HEALTHCHECK, the engine reports it
+	// healthy; a server that listens early but is not yet healthy is
+	// waited for either way.
+	Ready func(ctx context.Context) error
+	// Poll is how often Start inspects the container, and calls Ready,
+	// while it waits (0 means DefaultDockerPoll).
 	Poll   time.Duration
 	Logger *slog.Logger
 }
@@ -63,11 +65,6 @@ func NewDocker(cli client.ContainerAPIClient, cfg DockerConfig) (*Docker, error)
 	}
 	if cfg.StopTimeout < 0 || cfg.Poll < 0 {
 		return nil, errors.New("docker service: negative stop timeout or poll interval")
-	}
-	if cfg.Probe != "" {
-		if _, _, err := net.SplitHostPort(cfg.Probe); err != nil {
-			return nil, fmt.Errorf("docker service: probe %q: %w", cfg.Probe, err)
-		}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -100,10 +97,9 @@ func inspectContainer(ctx context.Context, cli client.ContainerAPIClient, name s
 }
 
 // Start starts the container unless it runs, then waits until it is up:
-// healthy when it has a healthcheck, otherwise running and, if Probe is
-// set, accepting TCP connections. A container that exits or turns
-// unhealthy meanwhile makes Start fail with its exit code and last log
-// lines.
+// running, healthy when it has a healthcheck, and passing Ready when one
+// is set. A container that exits or turns unhealthy meanwhile makes Start
+// fail with its exit code and last log lines.
 func (d *Docker) Start(ctx context.Context) error {
 	info, err := d.Inspect(ctx)
 	if err != nil {
@@ -131,41 +127,50 @@ func (d *Docker) waitUp(ctx context.Context, id string) error {
 		poll = DefaultDockerPoll
 	}
 	var why string
+	notUp := func() error { return fmt.Errorf("%s: not up (%s): %w", d.Name(), why, ctx.Err()) }
 	for {
 		info, err := d.Inspect(ctx)
 		if err != nil {
+			if ctx.Err() != nil && why != "" {
+				return notUp()
+			}
 			return err
 		}
 		st := info.State
+		up := false
 		switch {
 		case st.Running && !st.Restarting && st.Health != nil && st.Health.Status != container.NoHealthcheck:
 			switch st.Health.Status {
 			case container.Healthy:
-				return nil
+				up = true
 			case container.Unhealthy:
 				return fmt.Errorf("%s: unhealthy: %s", d.Name(), lastHealthOutput(st.Health))
+			default:
+				why = "health: " + string(st.Health.Status)
 			}
-			why = "health: " + string(st.Health.Status)
 		case st.Running && !st.Restarting:
-			if d.cfg.Probe == "" {
-				return nil
-			}
-			err := probeTCP(ctx, d.cfg.Probe)
-			if err == nil {
-				return nil
-			}
-			why = "probe: " + err.Error()
+			up = true
 		case st.Restarting:
 			why = "restarting"
 		default:
 			return fmt.Errorf("%s: %s%s", d.Name(), describeState(st), d.logTail(ctx, id))
+		}
+		if up {
+			if d.cfg.Ready == nil {
+				return nil
+			}
+			err := d.cfg.Ready(ctx)
+			if err == nil {
+				return nil
+			}
+			why = "not ready: " + err.Error()
 		}
 		t := time.NewTimer(poll)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("%s: not up (%s): %w", d.Name(), why, ctx.Err())
+			return notUp()
 		}
 	}
 }
@@ -303,15 +308,6 @@ func (d *Docker) warnRestartPolicy(info container.InspectResponse) {
 	if info.HostConfig != nil && info.HostConfig.RestartPolicy.IsAlways() {
 		d.log.Warn("container has restart policy \"always\": the engine restarts it when the engine restarts, even on a node that is not the owner; use \"no\"")
 	}
-}
-
-func probeTCP(ctx context.Context, addr string) error {
-	var dl net.Dialer
-	conn, err := dl.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	return conn.Close()
 }
 
 func shortID(id string) string {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -209,7 +210,7 @@ func TestDockerStartStop(t *testing.T) {
 	api, health := freePort(t), freePort(t)
 	name := testContainer(t, cli, img, serveCmd(api, health), nil)
 	apiAddr := "127.0.0.1:" + strconv.Itoa(api)
-	d, err := NewDocker(cli, DockerConfig{Container: name, Probe: apiAddr, StopTimeout: 5 * time.Second})
+	d, err := NewDocker(cli, DockerConfig{Container: name, Ready: milvusReady(apiAddr), StopTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,11 +230,6 @@ func TestDockerStartStop(t *testing.T) {
 	}
 	if err := CheckDockerRunning(ctx, cli, name); err != nil {
 		t.Fatalf("CheckDockerRunning: %v", err)
-	}
-	// The server inside answers Milvus health checks (Start waited for
-	// the probe, so it listens now).
-	if err := CheckMilvusGRPC(ctx, apiAddr); err != nil {
-		t.Fatalf("CheckMilvusGRPC against the container: %v", err)
 	}
 	if err := d.Start(ctx); err != nil {
 		t.Fatalf("Start on a running container: %v", err)
@@ -295,7 +291,17 @@ func TestDockerHealthcheck(t *testing.T) {
 			name := testContainer(t, cli, img, serveCmd(api, health), &container.HealthConfig{
 				Test: tc.test, Interval: 100 * time.Millisecond, Timeout: 5 * time.Second, Retries: 1,
 			})
-			d, err := NewDocker(cli, DockerConfig{Container: name, StopTimeout: time.Second})
+			// Ready is called (from Start) only once the engine reports
+			// healthy.
+			readyCalls, early := 0, false
+			d, err := NewDocker(cli, DockerConfig{Container: name, StopTimeout: time.Second,
+				Ready: func(ctx context.Context) error {
+					readyCalls++
+					if CheckDockerRunning(ctx, cli, name) != nil {
+						early = true
+					}
+					return nil
+				}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -304,6 +310,9 @@ func TestDockerHealthcheck(t *testing.T) {
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
+				}
+				if readyCalls == 0 || early {
+					t.Fatalf("Ready called %d times, before healthy: %v", readyCalls, early)
 				}
 				st, _ := d.Status(ctx)
 				if st.State != StateRunning || !strings.Contains(st.Detail, "healthy") {
@@ -333,15 +342,56 @@ func TestDockerStartExits(t *testing.T) {
 	cli, img := needDocker(t)
 	ctx := testCtx(t)
 	name := testContainer(t, cli, img, []string{"serve", "--no-such-flag"}, nil)
-	// With a probe, Start waits past the moment the engine says running.
-	probe := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	d, err := NewDocker(cli, DockerConfig{Container: name, Probe: probe})
+	// With Ready, Start waits past the moment the engine says running.
+	d, err := NewDocker(cli, DockerConfig{Container: name, Ready: milvusReady("127.0.0.1:" + strconv.Itoa(freePort(t)))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = d.Start(ctx)
 	if err == nil || !strings.Contains(err.Error(), "exited (code") || !strings.Contains(err.Error(), "no-such-flag") {
 		t.Fatalf("Start = %v", err)
+	}
+}
+
+// milvusReady is the Ready the keeper passes: Milvus CheckHealth at addr.
+func milvusReady(addr string) func(context.Context) error {
+	return func(ctx context.Context) error { return CheckMilvusGRPC(ctx, addr) }
+}
+
+// Start returns only once Ready passes, and fails with Ready's last error
+// when ctx ends first; the engine's "running" is not enough.
+func TestDockerStartWaitsReady(t *testing.T) {
+	cli, img := needDocker(t)
+	ctx := testCtx(t)
+	api := freePort(t)
+	name := testContainer(t, cli, img, serveCmd(api, freePort(t)), nil)
+	var calls atomic.Int32
+	var ready atomic.Bool
+	d, err := NewDocker(cli, DockerConfig{Container: name, StopTimeout: time.Second, Poll: 10 * time.Millisecond,
+		Ready: func(ctx context.Context) error {
+			calls.Add(1)
+			if !ready.Load() {
+				return errors.New("server says not yet")
+			}
+			return CheckMilvusGRPC(ctx, "127.0.0.1:"+strconv.Itoa(api))
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Stop(context.Background()) })
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err = d.Start(short)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "not ready: server says not yet") {
+		t.Fatalf("Start with Ready failing = %v", err)
+	}
+	if n := calls.Load(); n < 2 {
+		t.Fatalf("Ready called %d times while Start waited; want it polled", n)
+	}
+	// The container runs already: Start only waits for Ready now.
+	ready.Store(true)
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -417,7 +467,6 @@ func TestDockerMissingContainer(t *testing.T) {
 func TestNewDockerRejects(t *testing.T) {
 	for _, cfg := range []DockerConfig{
 		{},
-		{Container: "x", Probe: "no-port"},
 		{Container: "x", StopTimeout: -time.Second},
 	} {
 		if _, err := NewDocker(nil, cfg); err == nil {

@@ -24,8 +24,13 @@ type SystemdConfig struct {
 	// Connect opens the connection to systemd; nil means the system bus.
 	// It is called again after the connection breaks.
 	Connect func(ctx context.Context) (*sdbus.Conn, error)
-	// Poll is how often Start re-reads the unit's state while it is still
-	// activating after its start job finished (0 means 50ms).
+	// Ready, if set, must return nil before Start returns (the keeper
+	// passes the Milvus CheckHealth call at the service address): a
+	// Type=simple unit is active as soon as its process is forked, long
+	// before the server answers, and the VIP must not move before that.
+	Ready func(ctx context.Context) error
+	// Poll is how often Start re-reads the unit's state, and calls Ready,
+	// while it waits after its start job finished (0 means 50ms).
 	Poll   time.Duration
 	Logger *slog.Logger
 }
@@ -167,7 +172,8 @@ func (s *Systemd) runJob(ctx context.Context, c systemdConn, op string) error {
 }
 
 // Start runs a start job and returns once the unit is active (for
-// Type=notify units, once the server said READY=1).
+// Type=notify units, once the server said READY=1) and passes Ready when
+// one is set. A unit that fails or stops meanwhile makes Start fail.
 func (s *Systemd) Start(ctx context.Context) error {
 	c, err := s.connection(ctx)
 	if err != nil {
@@ -184,14 +190,26 @@ func (s *Systemd) Start(ctx context.Context) error {
 	if poll == 0 {
 		poll = 50 * time.Millisecond
 	}
+	var why string
 	for {
 		u, err := s.unitState(ctx, c)
 		if err != nil {
+			if ctx.Err() != nil && why != "" {
+				return fmt.Errorf("%s: still %s: %w", s.Name(), why, ctx.Err())
+			}
 			return err
 		}
+		why = u.String()
 		switch u.active {
 		case "active":
-			return nil
+			if s.cfg.Ready == nil {
+				return nil
+			}
+			err := s.cfg.Ready(ctx)
+			if err == nil {
+				return nil
+			}
+			why += ", not ready: " + err.Error()
 		case "activating", "reloading":
 		default:
 			return fmt.Errorf("%s: start job done but unit is %s", s.Name(), u)
@@ -201,7 +219,7 @@ func (s *Systemd) Start(ctx context.Context) error {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("%s: still %s: %w", s.Name(), u, ctx.Err())
+			return fmt.Errorf("%s: still %s: %w", s.Name(), why, ctx.Err())
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -308,6 +309,55 @@ func TestSystemdFailures(t *testing.T) {
 			t.Fatalf("no KillMode warning in %q", h.lines)
 		}
 	})
+}
+
+// Start waits for Ready after the unit is active (a Type=simple unit is
+// active before its server answers), fails with Ready's last error when
+// ctx ends first, and fails at once when the unit dies meanwhile.
+func TestSystemdStartWaitsReady(t *testing.T) {
+	f, connect := startFakeSystemd(t, map[string]*fakeUnit{
+		"milvus.service": {startResult: "done", afterStart: "active", stopResult: "done", afterStop: "inactive", killMode: "control-group"},
+	})
+	ctx := testCtx(t)
+	var ready atomic.Bool
+	d, err := NewSystemd(SystemdConfig{Unit: "milvus.service", Connect: connect, Poll: 5 * time.Millisecond,
+		Ready: func(context.Context) error {
+			if !ready.Load() {
+				return errors.New("connection refused")
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	err = d.Start(short)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "not ready: connection refused") {
+		t.Fatalf("Start with Ready failing = %v", err)
+	}
+
+	res := make(chan error, 1)
+	go func() { res <- d.Start(ctx) }()
+	select {
+	case err := <-res:
+		t.Fatalf("Start returned before Ready passed: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	ready.Store(true)
+	if err := <-res; err != nil {
+		t.Fatal(err)
+	}
+
+	ready.Store(false)
+	go func() { res <- d.Start(ctx) }()
+	time.Sleep(50 * time.Millisecond)
+	f.setState("milvus.service", "failed")
+	if err := <-res; err == nil || !strings.Contains(err.Error(), "unit is failed") {
+		t.Fatalf("Start while the unit failed = %v", err)
+	}
 }
 
 func TestNewSystemdRejects(t *testing.T) {
