@@ -61,10 +61,21 @@
 //  7. StillOwner (the WAL's post-fdatasync fencing check) is one pread of
 //     OWNER on the open descriptor: nil only while held locally and OWNER
 //     still shows (epoch, me, active). A foreign OWNER ends the holding.
+//  8. ServeCheck is MayServe for the read path: one atomic load and one
+//     time.Now (vDSO), no lock, no system call. Every change of the
+//     holding (taken, tick, renewal, loss) publishes the instant until
+//     which MayServe stays nil if nothing else happens (Holder.ServeUntil:
+//     the deadline, or PauseThreshold after the last tick), kept on the
+//     monotonic and on the wall clock. A process resumed after a pause
+//     (SIGSTOP, VM freeze, host suspend: the wall clock ran on) longer
+//     than that refuses from its first instant, before any of its
+//     goroutines has run, and serves again only after a renewal that
+//     started after the pause succeeded within the lease.
 //
 // Data safety does not depend on the timing rules: it rests on rule 7 and
 // the WAL's seal (see package wal). The timing rules keep a stale primary
-// from serving reads and keep the pair from flapping.
+// from serving reads (vectordb checks ServeCheck before every read) and
+// keep the pair from flapping.
 //
 // # Clock
 //

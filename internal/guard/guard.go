@@ -121,6 +121,9 @@ type Guard struct {
 	// watched and watchErr are Watch's last observation and read error.
 	watched  Status
 	watchErr error
+	// window is the holding's serve window for ServeCheck (serve.go),
+	// published under mu at every change of the holding.
+	window atomic.Pointer[serveWindow]
 
 	stats struct {
 		renewals, renewalErrors, renewalsSkipped, ownerChecks, acquired, lost, lockUnsupported, watchErrors atomic.Uint64
@@ -530,6 +533,7 @@ func (g *Guard) lockOwner(ctx context.Context) (func(), error) {
 // armLocked (re)arms the timer that ends the lease at the holder's deadline,
 // independent of the heartbeat loop (which may be stuck in I/O).
 func (g *Guard) armLocked() {
+	g.publishLocked()
 	h := g.hold
 	if g.timer != nil {
 		g.timer.Stop()
@@ -559,6 +563,7 @@ func (g *Guard) endLocked(err error) {
 		return
 	}
 	h.Lose(err)
+	g.publishLocked()
 	select {
 	case <-g.lostCh:
 		return // already ended
@@ -727,6 +732,7 @@ func (g *Guard) Heartbeat(ctx context.Context) error {
 				g.mu.Unlock()
 				return err
 			}
+			g.publishLocked()
 			if inflight {
 				g.mu.Unlock()
 				g.stats.renewalsSkipped.Add(1)

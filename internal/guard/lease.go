@@ -229,3 +229,15 @@ func (h *Holder) MayServe(now time.Duration) error {
 	}
 	return nil
 }
+
+// ServeUntil is the instant from which MayServe stops returning nil unless
+// a tick or a renewal comes first, and the error it returns then: the
+// deadline (ErrLeaseExpired), or PauseThreshold after the last tick
+// (ErrRevalidate: a holder that stopped ticking may have been paused),
+// whichever comes first. It means something only while MayServe is nil.
+func (h *Holder) ServeUntil() (time.Duration, error) {
+	if quiet := h.lastTick + h.timing.PauseThreshold(); quiet < h.Deadline() {
+		return quiet, ErrRevalidate
+	}
+	return h.Deadline(), ErrLeaseExpired
+}

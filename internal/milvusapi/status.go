@@ -14,6 +14,7 @@ import (
 const (
 	CodeSuccess             int32 = 0
 	CodeNotReady            int32 = 1
+	CodeUnavailable         int32 = 2
 	CodeInternal            int32 = 5
 	CodeUnimplemented       int32 = 10
 	CodeCollectionNotFound  int32 = 100
@@ -95,6 +96,10 @@ var storeCodes = []struct {
 	{vectordb.ErrNotLoaded, CodeCollectionNotLoaded},
 	{vectordb.ErrNotPrimary, CodeNotReady},
 	{vectordb.ErrFenced, CodeNotReady},
+	// A read refused while the lease is unproven: Milvus' "service
+	// unavailable", retriable. Its own code makes such refusals countable
+	// apart (milvus_ha_api_errors_total{code="2"}).
+	{vectordb.ErrLeaseUnproven, CodeUnavailable},
 	{vectordb.ErrStorage, CodeIOFailed},
 	{vectordb.ErrClosed, CodeNotReady},
 }
@@ -120,7 +125,7 @@ func legacyCode(code int32) commonpb.ErrorCode {
 }
 
 // retriable reports whether Milvus marks the code retriable.
-func retriable(code int32) bool { return code == CodeNotReady }
+func retriable(code int32) bool { return code == CodeNotReady || code == CodeUnavailable }
 
 // statusOf converts err into the Status a Milvus proxy would send: both the
 // code and the legacy error_code, the reason and the full detail.

@@ -32,6 +32,7 @@ func TestStatusMapping(t *testing.T) {
 		{wrap(vectordb.ErrNotLoaded), 101, commonpb.ErrorCode_UnexpectedError},
 		{wrap(vectordb.ErrNotPrimary), 1, commonpb.ErrorCode_NotReadyServe},
 		{wrap(vectordb.ErrFenced), 1, commonpb.ErrorCode_NotReadyServe},
+		{wrap(vectordb.ErrLeaseUnproven), 2, commonpb.ErrorCode_UnexpectedError},
 		{wrap(vectordb.ErrStorage), 1001, commonpb.ErrorCode_UnexpectedError},
 		{errf(CodeUnimplemented, "x"), 10, commonpb.ErrorCode_UnexpectedError},
 		{errf(CodeDatabaseNotFound, "x"), 800, commonpb.ErrorCode_UnexpectedError},
@@ -44,7 +45,7 @@ func TestStatusMapping(t *testing.T) {
 		if tc.err != nil && (st.GetReason() == "" || st.GetDetail() == "") {
 			t.Errorf("%v: empty reason/detail", tc.err)
 		}
-		if st.GetRetriable() != (tc.code == CodeNotReady) {
+		if st.GetRetriable() != (tc.code == CodeNotReady || tc.code == CodeUnavailable) {
 			t.Errorf("%v: retriable %v", tc.err, st.GetRetriable())
 		}
 	}

@@ -26,8 +26,8 @@ type Role int
 const (
 	RolePrimary Role = iota // serving reads and writes
 	RoleStandby             // read-only, tailing the owner's log
-	RoleFenced              // lost the lease: read-only until closed
-	RoleFailed              // a write could not be made durable: read-only until reopened
+	RoleFenced              // lost the lease: refuses writes and reads (ErrLeaseUnproven) until closed
+	RoleFailed              // a write could not be made durable: read-only (while the lease holds) until reopened
 )
 
 func (r Role) String() string {

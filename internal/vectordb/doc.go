@@ -64,8 +64,24 @@
 // in log order and acknowledges them. A failed append (fenced, disk full,
 // I/O error) acknowledges nothing and applies nothing; the DB then refuses
 // writes (RoleFenced or RoleFailed, and Fenced() is closed so the keeper
-// steps down) but keeps serving reads. Because only the log order feeds
-// memory, replaying the log rebuilds identical row ids.
+// steps down) but keeps serving reads while its storage lease holds.
+// Because only the log order feeds memory, replaying the log rebuilds
+// identical row ids.
+//
+// # Reads and the lease
+//
+// A node that has been primary answers Get, Query, Count and Search only
+// while it can prove that it still holds the storage lease
+// (guard.Guard.ServeCheck: renewed within the serve window, ticking, and
+// revalidated after any pause); otherwise they fail with ErrLeaseUnproven
+// (Milvus code 2, service unavailable, retriable). A primary frozen past
+// its lease (SIGSTOP, VM freeze, host suspend) may have been replaced by
+// a peer that has written since: from the first instant after it resumes
+// it refuses, instead of answering from its old state. The check is an
+// atomic load and a clock read per request. A standby's reads are not
+// checked: it is behind the owner by nature, and the keeper serves no API
+// there. Catalog reads (DescribeCollection, HasCollection, ...) are not
+// checked either.
 //
 // # On-disk layout (format version 1)
 //

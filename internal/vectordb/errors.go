@@ -57,6 +57,13 @@ var (
 	// ErrFenced: another node took the storage lease; this DB refuses all
 	// further writes. The keeper must step down.
 	ErrFenced = errors.New("fenced: storage lease lost")
+	// ErrLeaseUnproven: a read on a node that has been primary while it
+	// cannot prove that it still holds the storage lease (no recent
+	// renewal, or a pause since: SIGSTOP, VM freeze, host suspend). The
+	// peer may have taken over and written since, so the answer could be
+	// stale; nothing was read. Retry, through the VIP: a node that still
+	// holds the lease serves again after its next renewal.
+	ErrLeaseUnproven = errors.New("storage lease unproven: refusing a possibly stale read")
 	// ErrStorage: the write could not be made durable (disk full, read-only
 	// or failing directory). Nothing of the write is visible; the DB stays
 	// readable, and refuses writes until it is reopened.

@@ -149,10 +149,40 @@ func gatherColumn(fs *fieldStore, rows []uint32) Column {
 	return out
 }
 
-// readable returns the loaded collection.
+// leased is a log backend whose writes rest on a storage lease
+// (walBackend; the in-memory log of tests has none).
+type leased interface {
+	// serveCheck is nil while the lease is proven held; cheap enough for
+	// every read (guard.Guard.ServeCheck: an atomic load and a clock read).
+	serveCheck() error
+}
+
+// mayRead refuses reads that could be stale: on a node that has been
+// primary (primary, fenced or failed) they need the lease proven now. A
+// primary paused past its lease (SIGSTOP, VM freeze) may have been
+// replaced by a peer that wrote since; its own data may be old. A standby
+// is stale by nature and not asked (the keeper serves no API there).
+func (db *DB) mayRead() error {
+	if Role(db.role.Load()) == RoleStandby {
+		return nil
+	}
+	l, ok := db.wal.(leased)
+	if !ok {
+		return nil
+	}
+	if err := l.serveCheck(); err != nil {
+		return fmt.Errorf("%w: %w", ErrLeaseUnproven, err)
+	}
+	return nil
+}
+
+// readable returns the loaded collection, if the DB may answer reads.
 func (db *DB) readable(coll string) (*collection, error) {
 	if db.closed.Load() {
 		return nil, ErrClosed
+	}
+	if err := db.mayRead(); err != nil {
+		return nil, err
 	}
 	c, err := db.lookup(coll)
 	if err != nil {

@@ -249,6 +249,9 @@ func (b *walBackend) Close() error {
 	return errors.Join(errs...)
 }
 
+// serveCheck is the lease's verdict for a read (guard.Guard.ServeCheck).
+func (b *walBackend) serveCheck() error { return b.g.ServeCheck() }
+
 // lost is closed when the lease ends (nil channel before it is held).
 func (b *walBackend) lost() <-chan struct{} {
 	b.mu.Lock()
