@@ -80,6 +80,36 @@ type Announcer struct {
 	Logger *slog.Logger // nil: slog.Default()
 
 	sent, failed atomic.Uint64
+	firstSent    bool // SendFirstRound sent the first round of the first burst
+}
+
+// SendFirstRound sends one round of the frames on the caller's goroutine,
+// and Run then skips that round: a new master's first gratuitous ARP
+// leaves right after the VIP is added, as keepalived's does, instead of
+// waiting for Run's goroutine to be scheduled. It does nothing when the
+// schedule does not start at once or spaces packets (Interval), and must
+// be called before Run.
+func (a *Announcer) SendFirstRound() {
+	if at, _, ok := a.Config.Next(-1); !ok || at != 0 || a.Config.Interval > 0 || a.Sender == nil || a.Config.Validate() != nil {
+		return
+	}
+	for _, f := range a.Frames {
+		a.send(f)
+	}
+	a.firstSent = true
+}
+
+func (a *Announcer) send(f []byte) {
+	if err := a.Sender.Send(f); err != nil {
+		a.failed.Add(1)
+		log := a.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("gratuitous ARP/NA not sent", "err", err)
+		return
+	}
+	a.sent.Add(1)
 }
 
 // Run sends the bursts, measured from the call, until the schedule ends
@@ -94,10 +124,6 @@ func (a *Announcer) Run(ctx context.Context) error {
 	if a.Sender == nil {
 		return errors.New("netif: announcer without sender")
 	}
-	log := a.Logger
-	if log == nil {
-		log = slog.Default()
-	}
 	start := time.Now()
 	after := time.Duration(-1)
 	first := true
@@ -109,6 +135,9 @@ func (a *Announcer) Run(ctx context.Context) error {
 		if !sleepUntil(ctx, start.Add(at)) {
 			return nil
 		}
+		if after < 0 && a.firstSent {
+			repeat--
+		}
 		for range repeat {
 			for _, f := range a.Frames {
 				if ctx.Err() != nil {
@@ -118,12 +147,7 @@ func (a *Announcer) Run(ctx context.Context) error {
 					return nil
 				}
 				first = false
-				if err := a.Sender.Send(f); err != nil {
-					a.failed.Add(1)
-					log.Warn("gratuitous ARP/NA not sent", "err", err)
-					continue
-				}
-				a.sent.Add(1)
+				a.send(f)
 			}
 		}
 		after = at

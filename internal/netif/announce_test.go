@@ -73,28 +73,38 @@ func (f *fakeSender) Send(b []byte) error {
 	return nil
 }
 
+// SendFirstRound before Run changes who sends the first round, not what is
+// sent.
 func TestAnnouncerSendsRoundsOfAllFrames(t *testing.T) {
-	fs := &fakeSender{failEach: 4}
-	a := &Announcer{
-		Config: AnnounceConfig{Delay: time.Millisecond, Repeat: 2, RefreshRepeat: 1},
-		Sender: fs,
-		Frames: [][]byte{{1}, {2}},
-		Logger: slog.New(slog.DiscardHandler),
-	}
-	if err := a.Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	want := []byte{1, 2, 1, 2, 1, 2, 1, 2} // (repeat 2 × 2 VIPs) × 2 bursts
-	if len(fs.frames) != len(want) {
-		t.Fatalf("sent %d frames, want %d", len(fs.frames), len(want))
-	}
-	for i, f := range fs.frames {
-		if f[0] != want[i] {
-			t.Fatalf("frame %d = %d, want %d (order: repeat outer, VIPs inner)", i, f[0], want[i])
+	for _, firstRound := range []bool{false, true} {
+		fs := &fakeSender{failEach: 4}
+		a := &Announcer{
+			Config: AnnounceConfig{Delay: time.Millisecond, Repeat: 2, RefreshRepeat: 1},
+			Sender: fs,
+			Frames: [][]byte{{1}, {2}},
+			Logger: slog.New(slog.DiscardHandler),
 		}
-	}
-	if sent, failed := a.Counts(); sent != 6 || failed != 2 {
-		t.Fatalf("counts sent=%d failed=%d, want 6 and 2 (errors do not stop later sends)", sent, failed)
+		if firstRound {
+			a.SendFirstRound()
+			if len(fs.frames) != 2 {
+				t.Fatalf("SendFirstRound sent %d frames, want one per VIP", len(fs.frames))
+			}
+		}
+		if err := a.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		want := []byte{1, 2, 1, 2, 1, 2, 1, 2} // (repeat 2 × 2 VIPs) × 2 bursts
+		if len(fs.frames) != len(want) {
+			t.Fatalf("firstRound=%v: sent %d frames, want %d", firstRound, len(fs.frames), len(want))
+		}
+		for i, f := range fs.frames {
+			if f[0] != want[i] {
+				t.Fatalf("firstRound=%v: frame %d = %d, want %d (order: repeat outer, VIPs inner)", firstRound, i, f[0], want[i])
+			}
+		}
+		if sent, failed := a.Counts(); sent != 6 || failed != 2 {
+			t.Fatalf("firstRound=%v: counts sent=%d failed=%d, want 6 and 2 (errors do not stop later sends)", firstRound, sent, failed)
+		}
 	}
 }
 

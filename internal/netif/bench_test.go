@@ -71,3 +71,38 @@ func FuzzFrameBuilders(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkClaimVIP measures what a new master does between its first
+// advert and its first gratuitous ARP: add the VIP, send one frame.
+func BenchmarkClaimVIP(b *testing.B) {
+	h := netlabFor(b)[0]
+	v := VIP{Prefix: netip.MustParsePrefix("198.18.0.100/24"), Dev: "eth0"}
+	err := h.Do(func() error {
+		s, err := OpenFrameSender("eth0")
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		frames, err := AnnounceFrames("eth0", []netip.Addr{v.Prefix.Addr()})
+		if err != nil {
+			return err
+		}
+		for b.Loop() {
+			if err := AddVIP(v); err != nil {
+				return err
+			}
+			if err := s.Send(frames[0]); err != nil {
+				return err
+			}
+			b.StopTimer()
+			if err := DelVIP(v); err != nil {
+				return err
+			}
+			b.StartTimer()
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
