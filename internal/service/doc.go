@@ -18,6 +18,12 @@
 // (and, if it must give it up anyway, relies on the watchdog). Start and
 // Stop are idempotent, so the keeper simply retries.
 //
+// Start returns only once the server answers where the driver can be told
+// how to ask: exec, docker and systemd take a Ready probe (the keeper
+// passes Milvus CheckHealth at the service address), because a process,
+// a running container or an active unit is up well before its server
+// answers, and the VIP must not move before that.
+//
 // At start-up, while it is not the owner, the keeper runs EnsureStopped: a
 // server left running by a previous keeper, an operator or a container
 // restart policy is stopped before anything else happens.
