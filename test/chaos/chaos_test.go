@@ -101,7 +101,7 @@ func TestChaos(t *testing.T) {
 	t.Logf("%v: clients writing", cl.since().Round(time.Millisecond))
 
 	// The fault loop.
-	inj := &injector{cl: cl, vip: vs}
+	inj := &injector{cl: cl, vip: vs, hist: hist}
 	kinds := allKinds(storage)
 	rep := &runReport{Seed: seed, Clients: *flagClients, Storage: storage, VIPWindow: *flagWindow}
 	injected := 0
@@ -145,7 +145,9 @@ func TestChaos(t *testing.T) {
 	// Let the clients run a moment on the healed pair, then stop them.
 	time.Sleep(time.Second)
 	stopAllClients()
+	inj.bg.Wait() // reads sent to a frozen primary
 	rep.Duration = cl.since()
+	rep.Direct = [3]int64{inj.direct.answered.Load(), inj.direct.refused.Load(), inj.direct.cut.Load()}
 	t.Logf("%v: clients stopped", cl.since().Round(time.Millisecond))
 
 	// Final reads of every key, through the VIP, as history operations.

@@ -45,6 +45,8 @@ func TestLinearizabilityChecker(t *testing.T) {
 		{"indeterminate put never seen", []op{put(1, "x", 0, 1, indeterminate), get(1, "", 2, 3)}, nil},
 		{"indeterminate put seen, then gone without a delete", []op{put(1, "x", 0, 1, indeterminate), get(1, "x", 2, 3), get(1, "", 4, 5)}, []int64{1}},
 		{"indeterminate delete explains a vanished value", []op{put(1, "x", 0, 1, ok), del(1, 2, 3, indeterminate), get(1, "x", 4, 5), get(1, "", 6, 7)}, nil},
+		{"stale read of a resumed primary, sent after the peer's put", []op{put(1, "x", 0, 1, ok), put(1, "y", 2, 3, ok),
+			{Client: directClients + 1, Kind: opGet, Key: 1, Value: "x", Call: ms(4), Return: ms(9), Outcome: ok, Direct: true}}, []int64{1}},
 		{"failed put has no effect", []op{put(1, "x", 0, 1, failed), get(1, "x", 2, 3)}, []int64{1}},
 		{"keys are independent", []op{put(1, "x", 0, 1, ok), put(2, "y", 0, 1, ok), get(2, "x", 2, 3), get(1, "x", 2, 3)}, []int64{2}},
 	} {
@@ -70,6 +72,7 @@ func TestClassify(t *testing.T) {
 		{"reset", status.Error(codes.Internal, "stream terminated by RST_STREAM"), indeterminate},
 		{"collection not found", merr.Error(&commonpb.Status{Code: 100, Reason: "collection not found"}), failed},
 		{"standby", merr.Error(&commonpb.Status{Code: 1, Reason: "not primary: read-only standby"}), failed},
+		{"read refused, lease unproven", merr.Error(&commonpb.Status{Code: 2, Reason: "storage lease unproven: refusing a possibly stale read", Retriable: true}), failed},
 		{"fenced: may be inside the seal", merr.Error(&commonpb.Status{Code: 1, Reason: "fenced: storage lease lost"}), indeterminate},
 		{"storage error", merr.Error(&commonpb.Status{Code: 1001, Reason: "wal: write failed"}), indeterminate},
 		{"plain error", errors.New("something"), indeterminate},

@@ -30,7 +30,8 @@
 //
 //	host-loss            LinkDown / LinkUp of a keeper host
 //	kill                 kill -9 of a keeper, restart after 0.1-1 s
-//	pause                SIGSTOP of the active keeper for 0.6-1.5 s (lease 0.5 s), SIGCONT
+//	pause                SIGSTOP of the active keeper for 0.6-1.5 s (lease 0.5 s), SIGCONT;
+//	                     meanwhile reads straight to its own address (see Checkers)
 //	cut                  partition between a and b only (storage still shared)
 //	storage-eio          every storage operation of one host fails with EIO
 //	storage-hang         every storage operation of one host blocks (vanished mount)
@@ -68,7 +69,15 @@
 //     newest row wins, delete, get/query are reads). Indeterminate writes
 //     return at +infinity; an indeterminate put whose unique value no read
 //     ever saw is dropped (always linearizable at the end). A final read
-//     of every key after the faults closes the history.
+//     of every key after the faults closes the history. During a pause
+//     fault, reads also go straight to the frozen keeper's own address
+//     (not the VIP), each for the key of the latest write acknowledged
+//     since the freeze: its kernel queues them and the resumed process
+//     answers them, so a primary answering from its old state is a
+//     violation (bug 4). Through the VIP no such read exists: the peer
+//     moves the clients (gratuitous ARP) before it acknowledges a write.
+//     The report counts them: answered, refused (code 2, lease unproven),
+//     cut (the keeper stopped its API first).
 //   - set check: every acknowledged insert of the insert-only key range is
 //     present at the end with its value; no key holds a value nobody wrote.
 //   - two writers, after the run, from the disk and the logs with an
@@ -110,6 +119,8 @@
 //	3  storage-eio + kill               TestReproStartOnFailingStorageNamesEIO  fixed (vectordb.Open reports a
 //	                                                                            failed stat of the data directory
 //	                                                                            as it is)
+//	4  review of pause (the VIP         TestReproStaleReadAfterPause            fixed (guard.ServeCheck before every
+//	   clients could not see it)                                                read: vectordb.ErrLeaseUnproven)
 //
 // 1: a keeper restarted after kill -9 kept the VIP its predecessor left
 // until its store had opened; keeper.New opened the store before the
@@ -124,4 +135,12 @@
 // suite restarts it like a supervisor) but reported "mkdir <data_dir>: file
 // exists": the stat failed with EIO, MkdirAll fell back to mkdir, and
 // EEXIST hid the I/O error.
+//
+// 4: a primary frozen past its lease answered, once resumed, the reads
+// queued on its sockets from its old state, while the peer had taken over
+// and acknowledged newer writes: stale reads (before the fix the
+// reproducer's rounds mostly got stale answers, up to all 16 reads; the
+// other reads were cut by the keeper stopping its API). Reads now need the
+// lease proven at the instant they run.
+
 package chaos

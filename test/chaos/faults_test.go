@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -127,8 +128,15 @@ func note(err error) string {
 
 // injector applies faults to a cluster.
 type injector struct {
-	cl  *cluster
-	vip *vipSampler
+	cl   *cluster
+	vip  *vipSampler
+	hist *history
+	// direct counts the reads sent to frozen primaries (direct_test.go);
+	// directIDs numbers them as clients of their own, since they overlap.
+	direct    directStats
+	directIDs atomic.Int64
+	// bg holds reads still waiting for a thawed host after their fault.
+	bg sync.WaitGroup
 }
 
 func (in *injector) resolve(target string) *node {
@@ -178,12 +186,22 @@ func (in *injector) run(ctx context.Context, f *fault) {
 			f.Note = note(err)
 		}
 	case fPause:
+		d := in.newDirectReader(ctx, n)
 		if !cl.freeze(n) {
 			f.Note = "not running"
+			if d != nil {
+				d.c.Close(context.Background())
+			}
 			return
+		}
+		if d != nil {
+			d.run(ctx, cl.since())
 		}
 		sleep(f.Hold)
 		cl.thaw(n)
+		if d != nil {
+			d.end()
+		}
 	case fCut:
 		f.Host = "a|b"
 		if err := cl.lab.Cut(cl.nodes[0].h, cl.nodes[1].h); err != nil {

@@ -38,15 +38,19 @@ type runReport struct {
 	Crashes      []string
 	StorageExits []string
 	Stuck        []string
+	// Direct counts the reads sent to frozen primaries: answered (each
+	// one checked by porcupine), refused as unproven (code 2), cut (the
+	// keeper stopped its API first).
+	Direct [3]int64
 }
 
 // unavailability fills each cycle's Unavail from the successful
 // operations: the longest gap between two consecutive successful returns
-// (any client, any kind) that overlaps the cycle.
+// (any client through the VIP, any kind) that overlaps the cycle.
 func unavailability(ops []op, cycles []*cycle) {
 	var rets []time.Duration
 	for _, o := range ops {
-		if o.Outcome == ok && !o.Final {
+		if o.Outcome == ok && !o.Final && !o.Direct {
 			rets = append(rets, o.Return)
 		}
 	}
@@ -113,6 +117,7 @@ func (r *runReport) markdown() string {
 	fmt.Fprintf(&b, "| VIP on both hosts, any cause (frozen or dead keepers included) | longest %s | info |\n", ms(r.VIPFrozen))
 	fmt.Fprintf(&b, "| keeper crashes not injected, panics | %d | %s |\n", len(r.Crashes), pass(len(r.Crashes) == 0))
 	fmt.Fprintf(&b, "| keeper exits (status 1) refusing to start on faulted storage, restarted | %d | info |\n", len(r.StorageExits))
+	fmt.Fprintf(&b, "| reads sent straight to a frozen primary: answered (checked by porcupine) / refused, lease unproven / cut | %d / %d / %d | info |\n", r.Direct[0], r.Direct[1], r.Direct[2])
 	fmt.Fprintf(&b, "| cycles without recovery within 60 s | %d | %s |\n", len(r.Stuck), pass(len(r.Stuck) == 0))
 
 	// Faults by kind.

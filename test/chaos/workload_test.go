@@ -71,6 +71,7 @@ type op struct {
 	Outcome outcome
 	Err     string
 	Final   bool // a read of the final check, after every fault healed
+	Direct  bool // a read sent to a frozen keeper's own address, not the VIP
 }
 
 // history collects operations from all clients.
@@ -80,6 +81,9 @@ type history struct {
 	// lastWrite is the latest call time of an acknowledged write: the
 	// fault loop waits for it to pass the heal time.
 	lastWrite atomic.Int64
+	// lastAcked is the acknowledged write added last (reads sent to a
+	// frozen primary ask for its key).
+	lastAcked atomic.Pointer[op]
 }
 
 func (h *history) add(o op) {
@@ -87,6 +91,7 @@ func (h *history) add(o op) {
 	h.ops = append(h.ops, o)
 	h.mu.Unlock()
 	if o.Outcome == ok && o.Kind.write() {
+		h.lastAcked.Store(&o)
 		for {
 			old := h.lastWrite.Load()
 			if int64(o.Call) <= old || h.lastWrite.CompareAndSwap(old, int64(o.Call)) {
@@ -102,14 +107,18 @@ func (h *history) snapshot() []op {
 	return append([]op(nil), h.ops...)
 }
 
+// codeUnavailable is the code of a read refused by a store that cannot
+// prove its storage lease (vectordb.ErrLeaseUnproven): nothing was read.
+const codeUnavailable = 2
+
 // definiteCodes are Milvus codes that this server returns only after
 // rejecting a request before anything was logged (validation, unknown
-// names). Code 1 (not ready) is ambiguous: "not primary" is a standby that
+// names, a read refused for an unproven lease). Code 1 (not ready) is ambiguous: "not primary" is a standby that
 // never writes, but "fenced" is a primary whose batch was written and
 // synced before the fence check failed — that batch is inside the new
 // owner's seal if it was synced in time, so it may well be durable.
 var definiteCodes = map[int32]bool{
-	10: true, 100: true, 101: true, 105: true, 109: true, 700: true, 701: true,
+	codeUnavailable: true, 10: true, 100: true, 101: true, 105: true, 109: true, 700: true, 701: true,
 	702: true, 800: true, 1100: true, 1101: true, 1102: true, 1200: true,
 	1700: true, 1800: true, 1801: true, 1802: true, 1804: true,
 }
@@ -150,11 +159,18 @@ func dialer(h *netlab.Host) func(ctx context.Context, addr string) (net.Conn, er
 	}
 }
 
+// newClient connects an SDK client in host h to the VIP.
 func newClient(ctx context.Context, h *netlab.Host) (*milvusclient.Client, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	return newClientAt(ctx, h, vip+":19530", 30*time.Second)
+}
+
+// newClientAt connects an SDK client in host h to addr, waiting at most
+// within for the server to answer.
+func newClientAt(ctx context.Context, h *netlab.Host, addr string, within time.Duration) (*milvusclient.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	return milvusclient.New(ctx, &milvusclient.ClientConfig{
-		Address: vip + ":19530",
+		Address: addr,
 		DialOptions: []grpc.DialOption{
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithContextDialer(dialer(h)),
