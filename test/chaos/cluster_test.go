@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -64,15 +65,21 @@ type cluster struct {
 	dir    string // run directory: configs, logs
 	shared string // the shared data directory (the real one)
 	start  time.Time
+	// closing is set by the signal handler's teardown: no keeper starts.
+	closing atomic.Bool
 }
 
 func newCluster(t *testing.T, dir string, storage bool) *cluster {
-	lab := netlab.NewT(t, netlab.Options{StopGrace: 5 * time.Second})
 	cl := &cluster{
-		t: t, lab: lab, dir: dir,
+		t: t, dir: dir,
 		shared: filepath.Join(dir, "shared"),
 		start:  time.Now(),
 	}
+	// Registered before the lab's Close (NewT): runs after it, so a signal
+	// during the test's own cleanup still finds everything (handleSignals).
+	t.Cleanup(func() { unregisterCluster(cl) })
+	lab := netlab.NewT(t, netlab.Options{StopGrace: 5 * time.Second})
+	cl.lab = lab
 	if err := os.MkdirAll(cl.shared, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +112,11 @@ func newCluster(t *testing.T, dir string, storage bool) *cluster {
 		cl.nodes = append(cl.nodes, n)
 	}
 	cl.client = lab.AddHostT(t, "client", "198.18.0.3/24")
+	// Complete now: the signal handler may tear it down (the mounts are
+	// registered on their own).
+	if err := registerCluster(cl); err != nil {
+		t.Fatal(err)
+	}
 	// Registered after the mounts: runs before them, so the keepers are
 	// gone before their storage is unmounted.
 	t.Cleanup(cl.stopAll)
@@ -159,6 +171,9 @@ func (cl *cluster) startNode(n *node) error {
 	defer n.mu.Unlock()
 	if n.proc != nil {
 		return nil
+	}
+	if cl.closing.Load() {
+		return errShuttingDown
 	}
 	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {

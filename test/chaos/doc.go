@@ -142,5 +142,14 @@
 // reproducer's rounds mostly got stale answers, up to all 16 reads; the
 // other reads were cut by the keeper stopping its API). Reads now need the
 // lease proven at the instant they run.
-
+//
+// # Interrupting a run
+//
+// SIGINT or SIGTERM of the test binary stops the keepers (by PID), closes
+// the labs (namespaces deleted), unmounts the storage layers and removes
+// the run directories (unless -chaos.keep), then the binary dies of the
+// signal (signal_test.go). The test binary's own -timeout cannot be caught
+// that way (the testing package panics): TestChaos stops injecting five
+// minutes before it, and netlab.Sweep removes a dead run's namespaces at
+// the next run.
 package chaos

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -44,6 +45,10 @@ type faultFS struct {
 	injected atomic.Int64 // operations failed or delayed
 	lastBad  time.Time    // when the last fault ended (zero while faulted or never)
 	faulted  bool
+
+	// The test's cleanup and the signal handler may both unmount.
+	unmountOnce sync.Once
+	unmountErr  error
 }
 
 // faultedWithin reports whether a fault is active or ended less than d ago.
@@ -87,19 +92,27 @@ func mountFaultFS(underlying, mountpoint string) (*faultFS, error) {
 		return nil, fmt.Errorf("fuse mount %s: %w", mountpoint, err)
 	}
 	ffs.server = srv
+	if err := registerMount(ffs); err != nil {
+		return nil, errors.Join(err, ffs.unmount())
+	}
 	return ffs, nil
 }
 
 // unmount heals any fault first (blocked requests must finish), then
-// unmounts, lazily if a dead process still holds the mount busy.
+// unmounts, lazily if a dead process still holds the mount busy. Calls
+// after the first return its result.
 func (f *faultFS) unmount() error {
-	f.set(fsOK, 0)
-	if err := f.server.Unmount(); err != nil {
-		if out, err2 := exec.Command("umount", "-l", f.mountpoint).CombinedOutput(); err2 != nil {
-			return fmt.Errorf("%v; umount -l: %v: %s", err, err2, out)
+	f.unmountOnce.Do(func() {
+		f.set(fsOK, 0)
+		if err := f.server.Unmount(); err != nil {
+			if out, err2 := exec.Command("umount", "-l", f.mountpoint).CombinedOutput(); err2 != nil {
+				f.unmountErr = fmt.Errorf("%v; umount -l: %v: %s", err, err2, out)
+				return
+			}
 		}
-	}
-	return nil
+		unregisterMount(f)
+	})
+	return f.unmountErr
 }
 
 // set changes the fault: fsOK heals, fsEIO fails every operation, fsHang

@@ -51,5 +51,10 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "building milvus-ha: %v\n%s", err, out)
 		return 1
 	}
+	// Test cleanups do not run when a signal ends the binary: the handler
+	// does their work (keepers, FUSE mounts, namespaces) and removes the
+	// binary, then dies of the signal.
+	stop := handleSignals(func() { os.RemoveAll(dir) })
+	defer stop()
 	return m.Run()
 }
