@@ -28,8 +28,10 @@ var crashTiming = guard.Timing{HeartbeatInterval: 50 * time.Millisecond, LeaseTi
 const crashSegmentSize = 64 << 10 // small: kills land in rotations too
 
 // TestHelperProcess is the child of TestCrashSafety: it takes the lease,
-// opens the WAL as primary and runs concurrent appenders, printing
-// "A <id>" for every acknowledged record, until it is killed.
+// opens the WAL as primary and runs concurrent appenders, single records
+// and batches of up to 24 records (some above MaxBatchBytes and
+// SegmentSize), printing "A <id>" for every acknowledged record, until it
+// is killed.
 func TestHelperProcess(t *testing.T) {
 	if os.Getenv("WAL_CRASH_HELPER") != "1" {
 		t.Skip("helper process for TestCrashSafety")
@@ -48,7 +50,7 @@ func TestHelperProcess(t *testing.T) {
 		os.Exit(2)
 	}
 	go g.Heartbeat(ctx)
-	w, err := OpenPrimary(filepath.Join(data, "wal"), epoch, g, Options{SegmentSize: crashSegmentSize})
+	w, err := OpenPrimary(filepath.Join(data, "wal"), epoch, g, Options{SegmentSize: crashSegmentSize, MaxBatchBytes: crashSegmentSize / 2})
 	if err != nil {
 		fmt.Println("ERR", err)
 		os.Exit(2)
@@ -56,16 +58,35 @@ func TestHelperProcess(t *testing.T) {
 	fmt.Println("READY", epoch)
 	var next atomic.Uint64
 	var outMu sync.Mutex
-	for range 8 {
+	for g := range 8 {
 		go func() {
 			r := rand.New(rand.NewPCG(rand.Uint64(), 1))
 			for {
-				id := base + next.Add(1)
-				if _, err := w.Append(ctx, payload(id, 64+r.IntN(2000))); err != nil {
-					continue
+				var ids []uint64
+				if g%2 == 0 {
+					id := base + next.Add(1)
+					if _, err := w.Append(ctx, payload(id, 64+r.IntN(2000))); err != nil {
+						continue
+					}
+					ids = append(ids, id)
+				} else {
+					sizes := make([]int, 1+r.IntN(24))
+					for k := range sizes {
+						sizes[k] = 64 + r.IntN(6000)
+					}
+					ps := batchPayloads(base+next.Add(1), sizes)
+					if _, err := w.AppendBatch(ctx, ps); err != nil {
+						continue
+					}
+					for _, p := range ps {
+						id, _ := checkPayload(p)
+						ids = append(ids, id)
+					}
 				}
 				outMu.Lock()
-				os.Stdout.WriteString("A " + strconv.FormatUint(id, 10) + "\n")
+				for _, id := range ids {
+					os.Stdout.WriteString("A " + strconv.FormatUint(id, 10) + "\n")
+				}
 				outMu.Unlock()
 			}
 		}()
@@ -76,7 +97,8 @@ func TestHelperProcess(t *testing.T) {
 // A child process appends concurrently and is SIGKILLed at random moments,
 // 30 times. After each kill a verifier takes the lease, seals, and replays:
 // every acknowledged record is present and whole (self-checking payloads,
-// verified records, dense LSNs), across all rounds so far.
+// verified records, dense LSNs), across all rounds so far, and every batch
+// is there whole or not at all.
 func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash rounds take a few seconds")
@@ -114,6 +136,7 @@ func TestCrashSafety(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: replay: %v", round, err)
 		}
+		checkBatches(t, got)
 		present := map[uint64]bool{}
 		for _, id := range got {
 			if present[id] {

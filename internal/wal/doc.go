@@ -28,16 +28,33 @@
 // A checkpoint covering up to LSN X is followed by Replay(X+1) and
 // TruncateBefore(X+1).
 //
-// # Commit (Append)
+// # Commit (Append, AppendBatch)
 //
-// Concurrent Append calls queue; one writer goroutine takes all queued
-// records (up to MaxBatchBytes), writes them with one pwrite, one
-// fdatasync, then calls Fence.StillOwner (one pread of OWNER). Only if that
-// succeeds are the records acknowledged. Otherwise the whole batch fails with
-// ErrFenced and the WAL refuses every later write: the caller steps down. A
-// write or sync error fails with ErrBroken likewise (after a failed
-// fdatasync the page cache state is unknown). The next batch is written only
-// after the previous one was acknowledged.
+// Concurrent Append and AppendBatch calls queue; one writer goroutine takes
+// all queued requests (up to MaxBatchBytes, but never part of one
+// AppendBatch), writes their records contiguously (one pwrite, or one per
+// MaxBatchBytes for a larger batch), one fdatasync, then calls
+// Fence.StillOwner (one pread of OWNER). Only if that succeeds are the
+// records acknowledged. Otherwise the whole batch fails with ErrFenced and
+// the WAL refuses every later write: the caller steps down. A write or sync
+// error fails with ErrBroken likewise (after a failed fdatasync the page
+// cache state is unknown). The next batch is written only after the
+// previous one was acknowledged.
+//
+// # Atomic batches
+//
+// A group commit is atomic for every reader: only its last record carries
+// the batch-end flag, and nothing reads a record as committed before the
+// batch end that follows it. Recovery and seals end at the last whole
+// batch (a torn batch is cut whole, however many of its records verify),
+// Replay stops at the last acknowledged batch end, and a Tailer delivers
+// a batch only once it has read its end. An AppendBatch is never divided
+// between group commits, so its payloads (each at most MaxPayload, in
+// total any size) are durable and delivered all together or not at all,
+// never interleaved with another writer's records. A batch never spans
+// segments: one larger than SegmentSize starts a new segment and makes it
+// that much longer, as a single large record always did. This is the
+// batch-end flag of format version 1; the format is unchanged.
 //
 // # Safety argument (DESIGN.md, mapped to code)
 //
@@ -62,10 +79,12 @@
 // verify, or reading fails with *CorruptError ("corrupt WAL at file:offset").
 // At seal time the incomplete tail after the last whole batch (torn write,
 // or a batch that was never acknowledged) is cut and reported (Report.Cut),
-// unless a verifying record follows the damage, which means data that may
-// have been acknowledged was damaged: the seal is refused with
-// *CorruptError. (A conservative rule: a batch persisted out of order by a
-// power loss can trip it too, and then needs an operator.)
+// unless a verifying record that ends a batch follows the damage, which
+// means data that may have been acknowledged was damaged: the seal is
+// refused with *CorruptError. (A conservative rule: a batch persisted out
+// of order by a power loss, its end on disk but an earlier page not, can
+// trip it too, and then needs an operator. Records of a batch whose end is
+// missing do not: that batch was never acknowledged.)
 //
 // # Warm standby (Tailer)
 //

@@ -13,7 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Errors. Every error the package returns wraps one of these or an I/O error.
+// Errors. Every error the package returns wraps one of these or an I/O
+// error, except AppendBatch's refusal of an empty batch (a caller's bug).
 var (
 	// ErrFenced: another node took the lease (or this node lost it). The
 	// batch that saw it was not acknowledged, and the WAL refuses all
@@ -27,7 +28,8 @@ var (
 	// ErrBroken: a write or fdatasync failed; the on-disk tail is unknown, so
 	// the WAL refuses further writes (reopen under a new epoch to continue).
 	ErrBroken = errors.New("wal: write failed, log closed for writing")
-	// ErrTooLarge: payload above MaxPayload.
+	// ErrTooLarge: a payload above MaxPayload (nothing of its batch is
+	// written).
 	ErrTooLarge = errors.New("wal: payload too large")
 	// ErrGap: the log no longer holds the records the caller asked for
 	// (they were truncated behind a checkpoint).

@@ -97,8 +97,11 @@ func sealGroup(g *group, hint *sealHint) (Seal, *Cut, error) {
 }
 
 // validRecordAfter looks for a verifying data record with LSN >= minLSN
-// anywhere in [from, end): if one exists, the damage before it is not a torn
-// tail but corruption of data that may have been acknowledged.
+// that ends a batch anywhere in [from, end): if one exists, the damage
+// before it is not a torn tail but corruption of data that may have been
+// acknowledged. A record that does not end a batch proves nothing: its
+// batch may be the torn one (a multi-record batch persisted in part, out of
+// order), which was never acknowledged.
 func validRecordAfter(f *os.File, from, end int64, minLSN uint64) (int64, bool) {
 	if from >= end {
 		return 0, false
@@ -107,7 +110,7 @@ func validRecordAfter(f *os.File, from, end int64, minLSN uint64) (int64, bool) 
 	n, _ := f.ReadAt(b, from)
 	b = b[:n]
 	for i := 0; i+RecordHeaderSize <= len(b); i++ {
-		if rec, _, err := decodeRecord(b[i:]); err == nil && rec.typ == typeData && rec.lsn >= minLSN {
+		if rec, _, err := decodeRecord(b[i:]); err == nil && rec.typ == typeData && rec.batchEnd() && rec.lsn >= minLSN {
 			return from + int64(i), true
 		}
 	}

@@ -23,9 +23,13 @@ type Fence interface {
 // Options tune a WAL. The zero value is usable.
 type Options struct {
 	// SegmentSize is the size at which a new segment is started (default
-	// 64 MiB). A batch never spans segments.
+	// 64 MiB). A batch never spans segments: one larger than SegmentSize
+	// gets a segment of its own, that much longer.
 	SegmentSize int64
-	// MaxBatchBytes bounds one group commit (default 16 MiB).
+	// MaxBatchBytes bounds one group commit (default 16 MiB), except that
+	// one AppendBatch is never divided: a larger one is committed alone.
+	// It also bounds the writer's buffer (a larger batch is written in
+	// several pwrites before its one fdatasync).
 	MaxBatchBytes int
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
@@ -66,12 +70,15 @@ type Stats struct {
 	Markers   uint64 // idle markers written for tailers
 }
 
+// request is one Append or AppendBatch: its payloads go into one group
+// commit, in order, with consecutive LSNs.
 type request struct {
-	payload []byte
-	state   atomic.Int32 // 0 queued, 1 taken by the writer, 2 withdrawn
-	lsn     uint64
-	err     error
-	done    chan struct{}
+	payloads [][]byte
+	size     int          // framed bytes
+	state    atomic.Int32 // 0 queued, 1 taken by the writer, 2 withdrawn
+	lsn      uint64       // LSN of the first payload
+	err      error
+	done     chan struct{}
 }
 
 // WAL is the primary's log for one epoch. Append is safe for concurrent
@@ -261,18 +268,36 @@ func (w *WAL) Err() error {
 	return w.err
 }
 
-// Append writes payload durably and returns its LSN. It returns only after
-// the record's group commit was written, fdatasync'ed, and the fence check
-// that followed confirmed this node still owns the epoch. On ErrFenced or
-// ErrBroken the record is not acknowledged and may or may not be in the
-// file (recovery decides by the seal); the WAL refuses all later writes.
-// If ctx ends before the record is taken into a batch it is withdrawn;
-// after that, Append waits for the outcome of the batch.
+// Append writes payload durably and returns its LSN: AppendBatch of one
+// payload.
 func (w *WAL) Append(ctx context.Context, payload []byte) (uint64, error) {
-	if len(payload) > MaxPayload {
-		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(payload), MaxPayload)
+	return w.AppendBatch(ctx, [][]byte{payload})
+}
+
+// AppendBatch writes payloads durably as one atomic batch and returns the
+// LSN of the first; the others follow densely. It returns only after the
+// batch's group commit was written, fdatasync'ed, and the fence check that
+// followed confirmed this node still owns the epoch. The payloads go into
+// one group commit, consecutive and in order, whatever their total size
+// (each at most MaxPayload): every reader (Replay, recovery, Tailer) sees
+// all of them or none. On ErrFenced or ErrBroken nothing of the batch is
+// acknowledged and it may or may not be in the file, whole or torn
+// (recovery decides by the seal, and never keeps part of it); the WAL
+// refuses all later writes. If ctx ends before the batch is taken into a
+// group commit it is withdrawn whole; after that, AppendBatch waits for the
+// outcome.
+func (w *WAL) AppendBatch(ctx context.Context, payloads [][]byte) (uint64, error) {
+	if len(payloads) == 0 {
+		return 0, fmt.Errorf("wal: empty batch")
 	}
-	r := &request{payload: payload, done: make(chan struct{})}
+	size := 0
+	for i, p := range payloads {
+		if len(p) > MaxPayload {
+			return 0, fmt.Errorf("%w: payload %d of %d: %d bytes, limit %d", ErrTooLarge, i, len(payloads), len(p), MaxPayload)
+		}
+		size += RecordHeaderSize + len(p)
+	}
+	r := &request{payloads: payloads, size: size, done: make(chan struct{})}
 	w.mu.Lock()
 	if w.err != nil {
 		w.mu.Unlock()
@@ -289,7 +314,7 @@ func (w *WAL) Append(ctx context.Context, payload []byte) (uint64, error) {
 		return r.lsn, r.err
 	case <-ctx.Done():
 		if r.state.CompareAndSwap(0, 2) {
-			w.stats.cancelled.Add(1)
+			w.stats.cancelled.Add(uint64(len(payloads)))
 			return 0, fmt.Errorf("wal: append withdrawn: %w", ctx.Err())
 		}
 		<-r.done
@@ -318,19 +343,20 @@ func (w *WAL) run() {
 	}
 }
 
-// take moves up to MaxBatchBytes of queued requests into batch.
+// take moves up to MaxBatchBytes of queued requests into batch (a larger
+// request alone: it is never divided).
 func (w *WAL) take(batch []*request) []*request {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	size, i := 0, 0
 	for ; i < len(w.queue); i++ {
 		r := w.queue[i]
-		if len(batch) > 0 && size+len(r.payload) > w.opt.MaxBatchBytes {
+		if len(batch) > 0 && size+r.size > w.opt.MaxBatchBytes {
 			break
 		}
 		if r.state.CompareAndSwap(0, 1) {
 			batch = append(batch, r)
-			size += len(r.payload) + RecordHeaderSize
+			size += r.size
 		}
 	}
 	n := copy(w.queue, w.queue[i:])
@@ -339,27 +365,24 @@ func (w *WAL) take(batch []*request) []*request {
 	return batch
 }
 
-// commit writes, syncs and fence-checks one batch. It returns false when
-// the WAL stopped accepting writes.
+// commit writes, syncs and fence-checks one group commit. Its records are
+// contiguous and only the last carries the batch-end flag, so readers
+// take the group, and so every AppendBatch in it, whole or not at all. It
+// returns false when the WAL stopped accepting writes.
 func (w *WAL) commit(batch []*request) bool {
-	buf := w.buf[:0]
-	for i, r := range batch {
-		flags := byte(0)
-		if i == len(batch)-1 {
-			flags = flagBatchEnd
-		}
-		r.lsn = w.next + uint64(i)
-		buf = appendRecord(buf, typeData, flags, r.lsn, r.payload)
+	size, records := 0, 0
+	for _, r := range batch {
+		size += r.size
+		records += len(r.payloads)
 	}
-	w.buf = buf
-	if w.off > HeaderSize && w.off+int64(len(buf)) > w.opt.SegmentSize || w.seq == 0 {
+	if w.off > HeaderSize && w.off+int64(size) > w.opt.SegmentSize || w.seq == 0 {
 		if err := w.rotate(); err != nil {
 			w.fail(batch, fmt.Errorf("%w: %w", ErrBroken, err), &w.stats.failed)
 			return false
 		}
 	}
-	if _, err := w.f.WriteAt(buf, w.off); err != nil {
-		w.fail(batch, fmt.Errorf("%w: write %s: %w", ErrBroken, w.f.Name(), err), &w.stats.failed)
+	if err := w.write(batch, records); err != nil {
+		w.fail(batch, fmt.Errorf("%w: %w", ErrBroken, err), &w.stats.failed)
 		return false
 	}
 	if err := fdatasync(w.f); err != nil {
@@ -374,17 +397,17 @@ func (w *WAL) commit(batch []*request) bool {
 		w.fail(batch, fmt.Errorf("%w: %w", ErrFenced, err), &w.stats.fenced)
 		return false
 	}
-	w.off += int64(len(buf))
-	w.next += uint64(len(batch))
+	w.off += int64(size)
+	w.next += uint64(records)
 	w.ackMu.Lock()
 	w.acked = w.next - 1
 	w.ackedPos = position{epoch: w.epoch, seq: w.seq, off: w.off}
 	w.ackMu.Unlock()
 	w.stats.batches.Add(1)
-	w.stats.appends.Add(uint64(len(batch)))
-	w.stats.bytes.Add(uint64(len(buf)))
-	if uint64(len(batch)) > w.stats.maxBatch.Load() {
-		w.stats.maxBatch.Store(uint64(len(batch)))
+	w.stats.appends.Add(uint64(records))
+	w.stats.bytes.Add(uint64(size))
+	if uint64(records) > w.stats.maxBatch.Load() {
+		w.stats.maxBatch.Store(uint64(records))
 	}
 	for _, r := range batch {
 		close(r.done)
@@ -396,6 +419,42 @@ func (w *WAL) commit(batch []*request) bool {
 		w.writeMarker()
 	}
 	return true
+}
+
+// write encodes the group commit's records at w.off, the last one flagged
+// as the batch end, and assigns the requests their LSNs. The buffer is
+// written out whenever it holds MaxBatchBytes, so an oversized batch does
+// not need a buffer of its size; a crash between those writes leaves a
+// batch without its end, which every reader drops.
+func (w *WAL) write(batch []*request, records int) error {
+	buf, off, lsn := w.buf[:0], w.off, w.next
+	flush := func() error {
+		if _, err := w.f.WriteAt(buf, off); err != nil {
+			return fmt.Errorf("write %s: %w", w.f.Name(), err)
+		}
+		off += int64(len(buf))
+		buf = buf[:0]
+		return nil
+	}
+	for _, r := range batch {
+		r.lsn = lsn
+		for _, p := range r.payloads {
+			flags := byte(0)
+			if lsn == w.next+uint64(records)-1 {
+				flags = flagBatchEnd
+			}
+			buf = appendRecord(buf, typeData, flags, lsn, p)
+			lsn++
+			if len(buf) >= w.opt.MaxBatchBytes {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	err := flush()
+	w.buf = buf
+	return err
 }
 
 // writeMarker tells tailers that the last batch was acknowledged (they
@@ -439,7 +498,7 @@ func (w *WAL) fail(batch []*request, err error, counter *atomic.Uint64) {
 			continue
 		}
 		r.err = err
-		counter.Add(1)
+		counter.Add(uint64(len(r.payloads)))
 		close(r.done)
 	}
 }
