@@ -54,6 +54,8 @@ type Server struct {
 	m    *metrics
 	// drain is Options.Drain.
 	drain time.Duration
+	// hold is the planned-handover state (Hold, Release).
+	hold *holdGate
 }
 
 // New builds a server for db. It does not listen; see Serve.
@@ -70,17 +72,34 @@ func New(db *vectordb.DB, opts Options) *Server {
 	m := newMetrics(reg)
 	svc := newService(db, opts.Version, m)
 	auth := newCredential(opts.Auth)
+	hold := newHoldGate()
 	return &Server{
 		db:    db,
 		svc:   svc,
 		gs:    newGRPCServer(svc, auth, m),
-		rest:  newREST(svc, auth, m),
+		rest:  hold.restHandler(newREST(svc, auth, m)),
 		reg:   reg,
 		log:   log,
 		m:     m,
 		drain: opts.Drain,
+		hold:  hold,
 	}
 }
+
+// Hold starts a planned handover: calls that arrive from now on are held
+// (a gRPC call stays unread in its connection, a REST request waits), and
+// Hold returns once the calls already taken have finished, or with ctx's
+// error when they did not in time. After it nothing is written through
+// this server. Release ends the hold.
+func (s *Server) Hold(ctx context.Context) error { return s.hold.hold(ctx) }
+
+// Release hands the held calls back to their clients, once the peer
+// answers at the service address: each gRPC connection gets an HTTP/2
+// GOAWAY below its held calls, which gRPC clients retry on their own on a
+// new connection; held REST requests get 503 with Retry-After. Connections
+// made later are closed. Without a Hold it does nothing; stopping a held
+// server releases it.
+func (s *Server) Release() { s.hold.release() }
 
 // MilvusService returns the service implementation itself, for in-process
 // callers (benchmarks) that want the same code path without the wire.
@@ -100,7 +119,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { defer wg.Done(); errc <- mux.serve() }()
-	go func() { defer wg.Done(); errc <- s.gs.Serve(mux.grpc) }()
+	go func() { defer wg.Done(); errc <- s.gs.Serve(s.hold.listener(mux.grpc)) }()
 	go func() { defer wg.Done(); errc <- hs.Serve(mux.http) }()
 
 	var err error
@@ -110,6 +129,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = fmt.Errorf("milvus api: %w", err)
 	}
 	ln.Close()
+	s.hold.release()
 	if s.drain <= 0 {
 		s.gs.Stop()
 		_ = hs.Close()
