@@ -13,7 +13,11 @@
 // VIP is added": if the gate refuses, the VIP is never added and the
 // instance steps back with priority-0 adverts. Gate calls run on their own
 // goroutine, never on the loop: a keeper starting or stopping its service
-// must not leave the instance deaf and mute meanwhile.
+// must not leave the instance deaf and mute meanwhile. A Gate that also
+// implements Handover is called with the VIPs still on the interface when
+// MASTER is left, so that its service can move its clients to the peer
+// over the connections they made to the VIPs; the VIPs go when it returns,
+// then LeftMaster runs.
 //
 // Invalid packets are counted by reason and logged at most once per reason
 // every ten seconds; like keepalived, the machine never sees them.

@@ -92,8 +92,11 @@ func runNode(t *testing.T, p *pair, h *netlab.Host, prio int, gate speaker.Gate)
 			t.Errorf("%s: Run: %v", h.Name(), err)
 		}
 	})
-	if g, ok := gate.(*slowGate); ok {
+	switch g := gate.(type) {
+	case *slowGate:
 		t.Cleanup(g.open) // runs first: Run waits for the gate's calls
+	case *handoverGate:
+		t.Cleanup(g.open)
 	}
 	return n
 }
@@ -213,5 +216,48 @@ func TestGateLateYesGivenBack(t *testing.T) {
 	}
 	if n := gate.enters.Load(); n != 1 {
 		t.Fatalf("BecomeMaster called %d times, want 1", n)
+	}
+}
+
+// handoverGate is a slowGate whose HandOver blocks until release and
+// records whether the VIP was still on its host meanwhile.
+type handoverGate struct {
+	*slowGate
+	handing  atomic.Int32
+	handOver atomic.Int32
+}
+
+func (g *handoverGate) HandOver(context.Context) {
+	g.handOver.Add(1)
+	g.handing.Add(1)
+	defer g.handing.Add(-1)
+	<-g.release
+}
+
+// A gate with HandOver keeps the VIP while it hands its clients over; the
+// VIP goes when HandOver returns, and only then does LeftMaster run. The
+// instance keeps listening meanwhile (the peer is master already).
+func TestHandOverKeepsTheVIPUntilItReturns(t *testing.T) {
+	p := newPair(t)
+	gate := &handoverGate{slowGate: newSlowGate(false, false)}
+	b := runNode(t, p, p.b, 100, gate)
+	waitFor(t, "b holds the VIP", func() bool { return holds(t, p.b, p.vip) })
+
+	a := runNode(t, p, p.a, 150, nil) // preempts
+	waitFor(t, "b is handing over", func() bool { return gate.handing.Load() == 1 })
+	waitFor(t, "a is master", func() bool { return a.is(vrrp.StateMaster, netip.Addr{}) })
+	if !holds(t, p.b, p.vip) || gate.leaves.Load() != 0 {
+		t.Fatalf("during HandOver: b holds the VIP %v (want true), LeftMaster calls %d (want 0)", holds(t, p.b, p.vip), gate.leaves.Load())
+	}
+	if !b.is(vrrp.StateBackup, p.a.Addr().Addr()) {
+		t.Fatal("b is not backup behind a while handing over")
+	}
+	gate.open()
+	waitFor(t, "LeftMaster ran", func() bool { return gate.leaves.Load() == 1 && gate.leaving.Load() == 0 })
+	if holds(t, p.b, p.vip) {
+		t.Fatal("b still holds the VIP after HandOver and LeftMaster")
+	}
+	if n := gate.handOver.Load(); n != 1 {
+		t.Fatalf("HandOver called %d times, want 1", n)
 	}
 }

@@ -33,6 +33,20 @@ type Gate interface {
 	LeftMaster(ctx context.Context)
 }
 
+// Handover is an optional Gate extension for a planned move of the
+// clients. When MASTER is left, the speaker stops announcing the VIPs but
+// keeps them on the interface while HandOver runs (on the gate goroutine,
+// like LeftMaster), so that the service can still talk to its clients on
+// the connections they made to the VIPs: it may hold their calls until the
+// peer serves and then send them there. When HandOver returns the VIPs are
+// removed and LeftMaster follows. HandOver must return at once when there
+// is nothing to hand over (a failed service, a lost lease), and soon in any
+// case: the peer that takes over adds the VIPs too, and the two hosts hold
+// them both until it returns.
+type Handover interface {
+	HandOver(ctx context.Context)
+}
+
 // Transition is one state change, as the status API and logs report it.
 type Transition struct {
 	At       time.Time
@@ -99,10 +113,19 @@ type Instance struct {
 
 // gateCall is one Gate method running on its own goroutine.
 type gateCall struct {
-	enter  bool // BecomeMaster (else LeftMaster)
+	kind   gateKind
 	cancel context.CancelFunc
-	done   chan error // receives the result once (nil for LeftMaster)
+	done   chan error // receives the result once (nil but for BecomeMaster)
 }
+
+// gateKind names the Gate method of a gateCall.
+type gateKind int
+
+const (
+	gateEnter    gateKind = iota // BecomeMaster
+	gateHandOver                 // Handover.HandOver, the VIPs still here
+	gateLeave                    // LeftMaster, the VIPs gone
+)
 
 // historyLen bounds the transitions kept for Status.
 const historyLen = 32
@@ -343,7 +366,7 @@ func (in *Instance) apply(ctx context.Context, acts []vrrp.Action) {
 			if a.From == vrrp.StateMaster && in.entering != nil {
 				// Left MASTER before the gate said yes: stop asking.
 				in.entering = nil
-				if in.gateCall != nil && in.gateCall.enter {
+				if in.gateCall != nil && in.gateCall.kind == gateEnter {
 					in.gateCall.cancel()
 				}
 			}
@@ -367,16 +390,20 @@ const GateReason = "gate refused master"
 
 // startGate runs a Gate method on its own goroutine; its result arrives on
 // the loop through gateDone.
-func (in *Instance) startGate(ctx context.Context, enter bool) {
+func (in *Instance) startGate(ctx context.Context, kind gateKind) {
 	ctx, cancel := context.WithCancel(ctx)
-	c := &gateCall{enter: enter, cancel: cancel, done: make(chan error, 1)}
+	c := &gateCall{kind: kind, cancel: cancel, done: make(chan error, 1)}
 	in.gateCall = c
 	go func() {
-		if enter {
+		switch kind {
+		case gateEnter:
 			c.done <- in.opts.Gate.BecomeMaster(ctx)
 			return
+		case gateHandOver:
+			in.opts.Gate.(Handover).HandOver(ctx)
+		case gateLeave:
+			in.opts.Gate.LeftMaster(ctx)
 		}
-		in.opts.Gate.LeftMaster(ctx)
 		c.done <- nil
 	}()
 }
@@ -386,7 +413,7 @@ func (in *Instance) startGate(ctx context.Context, enter bool) {
 // overlap.
 func (in *Instance) nextGateCall(ctx context.Context) {
 	if in.gateCall == nil && in.entering != nil {
-		in.startGate(ctx, true)
+		in.startGate(ctx, gateEnter)
 	}
 }
 
@@ -406,12 +433,15 @@ func (in *Instance) gateFinished(ctx context.Context, err error) []vrrp.Action {
 	c.cancel()
 	var acts []vrrp.Action
 	switch {
-	case !c.enter:
+	case c.kind == gateHandOver:
+		in.removeVIPs()
+		in.startGate(ctx, gateLeave)
+	case c.kind == gateLeave:
 	case in.entering == nil:
 		// MASTER was left while the gate was deciding: give back what it
 		// took.
 		if err == nil {
-			in.startGate(ctx, false)
+			in.startGate(ctx, gateLeave)
 		}
 	case err == nil:
 		change := *in.entering
@@ -458,13 +488,14 @@ func (in *Instance) changeState(ctx context.Context, c vrrp.ActionStateChange) {
 	if c.From == vrrp.StateMaster && in.holding {
 		in.holding = false
 		in.stopAnnounce()
-		for _, v := range in.vips {
-			if err := netif.DelVIP(v); err != nil {
-				in.log.Error("could not remove VIP", "vip", v, "err", err)
+		// None runs: holding means BecomeMaster returned.
+		if _, ok := in.opts.Gate.(Handover); ok {
+			in.startGate(ctx, gateHandOver)
+		} else {
+			in.removeVIPs()
+			if in.opts.Gate != nil {
+				in.startGate(ctx, gateLeave)
 			}
-		}
-		if in.opts.Gate != nil {
-			in.startGate(ctx, false) // none runs: holding means BecomeMaster returned
 		}
 	}
 	if c.To == vrrp.StateMaster {
@@ -491,6 +522,14 @@ func (in *Instance) changeState(ctx context.Context, c vrrp.ActionStateChange) {
 	}
 }
 
+func (in *Instance) removeVIPs() {
+	for _, v := range in.vips {
+		if err := netif.DelVIP(v); err != nil {
+			in.log.Error("could not remove VIP", "vip", v, "err", err)
+		}
+	}
+}
+
 func (in *Instance) announceConfig() netif.AnnounceConfig {
 	g := in.cfg.GARP
 	ac := netif.AnnounceConfig{Delay: g.MasterDelay, Repeat: g.MasterRepeat, Refresh: g.MasterRefresh,
@@ -501,8 +540,18 @@ func (in *Instance) announceConfig() netif.AnnounceConfig {
 	return ac
 }
 
-// startAnnounce runs keepalived's GARP/NA schedule until MASTER is left.
+// startAnnounce sends one gratuitous ARP/NA per VIP at once, before the
+// transition is reported (a peer handing its clients over releases them
+// when it hears of it, and they must reach this host), then runs
+// keepalived's GARP/NA schedule until MASTER is left.
 func (in *Instance) startAnnounce() {
+	if frames := in.announceFrames(); in.frameSender != nil {
+		for _, f := range frames {
+			if err := in.frameSender.Send(f); err != nil {
+				in.log.Warn("gratuitous ARP/NA not sent", "err", err)
+			}
+		}
+	}
 	in.runAnnouncer(in.announceConfig())
 }
 
@@ -513,16 +562,25 @@ func (in *Instance) announceOnce() {
 	in.runAnnouncer(netif.AnnounceConfig{Repeat: g.LowerPrioRepeat, Delay: g.LowerPrioDelay, RefreshRepeat: 1})
 }
 
-func (in *Instance) runAnnouncer(ac netif.AnnounceConfig) {
+// announceFrames returns the GARP/NA frames, built on first use (nil if
+// they cannot be built now).
+func (in *Instance) announceFrames() [][]byte {
 	if in.frames == nil {
 		frames, err := netif.AnnounceFrames(in.cfg.Interface, in.addrs)
 		if err != nil {
 			in.log.Warn("cannot build gratuitous ARP/NA frames", "err", err)
-			return
+			return nil
 		}
 		in.frames = frames
 	}
-	frames := in.frames
+	return in.frames
+}
+
+func (in *Instance) runAnnouncer(ac netif.AnnounceConfig) {
+	frames := in.announceFrames()
+	if frames == nil {
+		return
+	}
 	if in.announce == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		in.announce = cancel
