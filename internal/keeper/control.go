@@ -184,13 +184,13 @@ func (k *Keeper) authorized(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// switchover hands the service to the peer: this node leaves MASTER with a
-// priority-0 advert (the VIP goes, the service stops and the lease is
-// released), so the peer takes over after its skew time and takes the
-// released lease at once. The node stays out until /resume, so that a
-// preempting higher priority does not pull the service straight back. It
-// needs a ready standby: handing over to a dead peer would only end the
-// service.
+// switchover hands the service to the peer: the service holds the
+// clients' calls and releases the lease (beginHandOver), then this node
+// leaves MASTER with a priority-0 advert, so the peer takes over at once,
+// and HandOver hands the held calls to the peer once it serves at the VIP. The node stays out
+// until /resume, so that a preempting higher priority does not pull the
+// service straight back. It needs a ready standby: handing over to a dead
+// peer would only end the service.
 func (k *Keeper) switchover(w http.ResponseWriter, r *http.Request) {
 	st := k.Status()
 	switch {
@@ -204,10 +204,27 @@ func (k *Keeper) switchover(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusConflict, map[string]string{"error": "no ready standby to hand over to: " + st.Peer.Why})
 		return
 	}
-	// Clients' calls in flight fail fast and retryably now, rather than
-	// hang on the VIP once it has moved; nothing is written after this.
-	k.svc.quiesce()
-	if err := k.speaker.Inhibit(r.Context(), reasonSwitchover, true); err != nil {
+	// Hold the clients and free the lease first, so that the peer's gate
+	// finds it free when our priority-0 advert reaches it.
+	h, err := k.beginHandOver(r.Context())
+	if err != nil {
+		k.log.Info("switchover without holding the clients", "reason", err)
+	} else {
+		k.mu.Lock()
+		k.handoff = h
+		k.mu.Unlock()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := k.speaker.Inhibit(ctx, reasonSwitchover, true); err != nil {
+		// Only when the speaker's loop has ended (shutting down): the
+		// store is closed already, hand the held calls back.
+		k.mu.Lock()
+		h, k.handoff = k.handoff, nil
+		k.mu.Unlock()
+		if h != nil {
+			h.release()
+		}
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}

@@ -67,7 +67,9 @@ func (s *fakeService) busy() bool                       { return s.active }
 func (s *fakeService) mayServe() bool                   { return s.active }
 func (s *fakeService) escalate() bool                   { return false }
 func (s *fakeService) check(context.Context) error      { return nil }
-func (s *fakeService) quiesce()                         {}
+func (s *fakeService) handOver(context.Context) (func(), error) {
+	return nil, fmt.Errorf("fake: nothing to hand over")
+}
 func (s *fakeService) role() string {
 	if s.active {
 		return "primary"
@@ -93,6 +95,10 @@ func testKeeper(t *testing.T, token string) (*Keeper, *fakeSpeaker) {
 	if k.checks, err = k.buildChecks(); err != nil {
 		t.Fatal(err)
 	}
+	if k.beacon, err = openBeacon(t.TempDir(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.beacon.close() })
 	return k, sp
 }
 

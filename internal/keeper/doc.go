@@ -23,6 +23,23 @@
 //     no longer petted. A lost lease kills the service at once and drops
 //     the VIP. An exec child dies with the keeper (the driver's Pdeathsig).
 //
+// # Planned handover
+//
+// When this node leaves MASTER for a peer that is a ready standby or
+// taking over already (switchover, a preempting peer, shutdown), the
+// speaker keeps the VIP while the keeper hands the clients over
+// (speaker.Handover): the embedded API holds new calls unread, lets those
+// in flight finish, and the store closes, which releases the lease. The
+// peer, which takes over at once on the priority-0 advert (no skew: it is
+// the only backup), finds the lease free, promotes, adds the VIP and
+// announces it, then says so in its beacon ("serving"). Only then does
+// this node hand the held calls back with an HTTP/2 GOAWAY below them,
+// which gRPC clients retry on their own on a new connection, now to the
+// peer; then the VIP goes and the usual step-down follows. A switchover
+// holds and releases the lease before it resigns, so the peer's first
+// attempt succeeds. An external service cannot hold its clients: its
+// step-down is the usual one.
+//
 // The storage guard is the tie-breaker. A gate that cannot take the lease
 // because the peer's heartbeat still moves ("peer alive on storage": the
 // network between the hosts is cut but the peer is alive) refuses MASTER
@@ -41,7 +58,11 @@
 // track_script. Weight-0 checks go through checkPolicy: on the active node
 // a failure hands over at once (inhibit: priority-0 adverts, then the
 // usual step-down) when the peer is a ready standby, and otherwise keeps
-// serving; a backup whose node checks fail is held out. A VRRP backup
+// serving; a backup whose node checks fail is held out. A node whose
+// service failed (it handed over for a failed service check, or the
+// service did not start when it tried to take over) stays out for a
+// minute while the peer is up, so that with preemption it does not pull
+// the service back and forth; with the peer down it may try at once. A VRRP backup
 // sends nothing, so readiness comes from a standby beacon each keeper
 // rewrites in the shared directory while it could take over (STANDBY-<node>).
 //

@@ -40,10 +40,15 @@ type protected interface {
 	escalate() bool
 	// check is the keeper's own check of the service while active.
 	check(ctx context.Context) error
-	// quiesce, on a planned switchover, makes clients' calls fail fast
-	// (connection reset: retryable) before the VIP goes, instead of
-	// waiting for their own timeouts on a VIP that no longer answers.
-	quiesce()
+	// handOver starts a planned step-down while the VIP is still here:
+	// new client calls are held, those in flight finish (bounded by ctx),
+	// then nothing is written any more and the lease is released, so the
+	// peer can take over at once. release hands the held calls back to
+	// their clients, to be retried at the VIP (call it once the peer
+	// serves there); deactivate follows as usual. An error means nothing
+	// is held (the service cannot hand its clients over, or does not
+	// serve): the ordinary step-down follows.
+	handOver(ctx context.Context) (release func(), err error)
 	role() string
 	lease() leaseInfo
 	close()
@@ -88,11 +93,10 @@ func newEmbedded(ctx context.Context, cfg *config.Config, timing guard.Timing, l
 
 func (e *embedded) openStandby(ctx context.Context) (*vectordb.DB, error) {
 	db, err := vectordb.Open(ctx, e.cfg.Keeper.DataDir, vectordb.Options{
-		NodeID:            e.cfg.Keeper.Node,
-		Mode:              vectordb.Standby,
-		LeaseTimeout:      e.timing.LeaseTimeout,
-		HeartbeatInterval: e.timing.HeartbeatInterval,
-		Logger:            e.log,
+		NodeID: e.cfg.Keeper.Node,
+		Mode:   vectordb.Standby,
+		Timing: e.timing,
+		Logger: e.log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("keeper: opening %s as standby: %w", e.cfg.Keeper.DataDir, err)
@@ -139,15 +143,28 @@ func (e *embedded) activate(ctx context.Context) error {
 	return nil
 }
 
-// quiesce stops the API at once; deactivate later finds it stopped.
-func (e *embedded) quiesce() {
+// handOver holds the API's calls, waits for those in flight, and closes
+// the primary store (which releases the lease); the API stays up, holding,
+// until release and then deactivate.
+func (e *embedded) handOver(ctx context.Context) (func(), error) {
 	e.mu.Lock()
-	api := e.api
-	e.api = nil
-	e.mu.Unlock()
-	if api != nil {
-		api.Stop()
+	api, db, unwatch := e.api, e.db, e.unwatch
+	serving := api != nil && db != nil && db.Role() == vectordb.RolePrimary
+	if serving {
+		e.db, e.unwatch = nil, nil
 	}
+	e.mu.Unlock()
+	if !serving {
+		return nil, errors.New("the embedded store is not serving")
+	}
+	if unwatch != nil {
+		unwatch() // closing the store is no fencing
+	}
+	if err := api.srv.Hold(ctx); err != nil {
+		e.log.Warn("handover: calls still in flight when the store closes; they fail", "err", err)
+	}
+	db.Close()
+	return api.srv.Release, nil
 }
 
 func (e *embedded) deactivate(ctx context.Context) error {
@@ -308,6 +325,7 @@ const handoverPoll = 5 * time.Millisecond
 
 // apiServer is the Milvus API while this node is active.
 type apiServer struct {
+	srv    *milvusapi.Server
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -326,7 +344,7 @@ func startAPI(svc config.Service, db *vectordb.DB, version string, log *slog.Log
 	}
 	srv := milvusapi.New(db, milvusapi.Options{Version: version, Logger: log})
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &apiServer{cancel: cancel, done: make(chan struct{})}
+	a := &apiServer{srv: srv, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
 		var wg sync.WaitGroup

@@ -170,12 +170,14 @@ func (x *external) activate(ctx context.Context) error {
 	return nil
 }
 
+// handOver is not possible: an external service's connections are its
+// own, so the keeper cannot hold its clients' calls.
+func (x *external) handOver(context.Context) (func(), error) {
+	return nil, errors.New("an external service cannot hold its clients' calls")
+}
+
 // deactivate stops the service and releases the lease, in that order; the
 // lease is released only after the driver confirmed the stop.
-// quiesce does nothing: an external service's connections are its own,
-// and stopping it early would only move the stop before the VIP change.
-func (x *external) quiesce() {}
-
 func (x *external) deactivate(ctx context.Context) error {
 	x.mu.Lock()
 	running, pending := x.running, x.stopPending

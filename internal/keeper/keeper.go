@@ -49,7 +49,8 @@ type Keeper struct {
 	mu           sync.Mutex
 	active       bool
 	activating   bool
-	leaving      bool // LeftMaster is stopping the service
+	serving      bool // MASTER past the gate: the VIP is here
+	leaving      bool // HandOver or LeftMaster is stopping the service
 	paused       bool
 	blocked      string // why the gate last refused ("peer alive on storage: ...")
 	policy       checkPolicy
@@ -60,6 +61,7 @@ type Keeper struct {
 	wd           *watchdog
 	wdPets       uint64
 	stopServices context.CancelFunc // stops the service checks
+	handoff      *handoff           // begun by a switchover, for HandOver
 	events       []Event
 }
 
@@ -81,6 +83,10 @@ const (
 // serviceHold is how long a node whose service failed stays out after
 // handing over (see checkPolicy).
 const serviceHold = 60 * time.Second
+
+// leasePoll bounds how often the storage lease is read (guard.Timing's
+// PollInterval) by the standby's watch and a takeover.
+const leasePoll = 10 * time.Millisecond
 
 // Options tune a Keeper.
 type Options struct {
@@ -116,6 +122,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Keeper, error)
 	if err != nil {
 		return nil, fmt.Errorf("keeper: %w", err)
 	}
+	// A gate that meets the old master's last heartbeat waits one lease
+	// poll for the next read (guard.Acquire): every handover pays it, so
+	// read often. The reads are two small records.
+	timing.PollInterval = min(timing.PollInterval, leasePoll)
 	k.timing = timing
 	k.policy.serviceHold = serviceHold
 	k.peers.stale = max(k.inst.MasterDownInterval(), timing.LeaseTimeout)
@@ -289,14 +299,32 @@ func (k *Keeper) tickWatchdog() {
 
 func (k *Keeper) tickBeacon() {
 	now := time.Now()
+	k.writeBeacon()
+	b, ok, err := readPeerBeacon(k.cfg.Keeper.DataDir, k.cfg.Keeper.Node)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err != nil {
+		k.peerErr = err.Error()
+		k.metrics.beaconErrors.Inc()
+		return
+	}
+	k.peerErr = ""
+	k.peers.observe(now, b, ok)
+}
+
+// writeBeacon rewrites this node's beacon with its current state; a
+// change the peer waits for (stopping, serving) is written at once.
+func (k *Keeper) writeBeacon() {
 	vs, _ := k.speaker.Status()
 	k.mu.Lock()
 	why := ""
 	switch {
 	case k.leaving:
 		why = beaconStopping
+	case k.serving:
+		why = beaconServing
 	case k.active || k.activating:
-		why = "active"
+		why = beaconActive
 	case k.paused:
 		why = "paused"
 	case k.checkHold:
@@ -313,16 +341,6 @@ func (k *Keeper) tickBeacon() {
 	if err := k.beacon.write(why == "", why); err != nil {
 		k.log.Warn("standby beacon not written", "err", err)
 	}
-	b, ok, err := readPeerBeacon(k.cfg.Keeper.DataDir, k.cfg.Keeper.Node)
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if err != nil {
-		k.peerErr = err.Error()
-		k.metrics.beaconErrors.Inc()
-		return
-	}
-	k.peerErr = ""
-	k.peers.observe(now, b, ok)
 }
 
 // evaluate runs the check policy and applies its verdict: the check
@@ -333,7 +351,8 @@ func (k *Keeper) evaluate(ctx context.Context) {
 	now := time.Now()
 	k.mu.Lock()
 	ready, _ := k.peers.ready(now)
-	v := k.policy.decide(now, checkView{Active: k.active, Paused: k.paused, PeerReady: ready, Failing: k.failingLocked()})
+	up := k.peerErr == "" && k.peers.up(now)
+	v := k.policy.decide(now, checkView{Active: k.active, Paused: k.paused, PeerReady: ready, PeerUp: up, Failing: k.failingLocked()})
 	was, whyWas := k.checkHold, k.checkWhy
 	k.checkHold, k.checkWhy = v.Inhibit, v.Reason
 	active := k.active
@@ -396,6 +415,15 @@ func (k *Keeper) BecomeMaster(ctx context.Context) error {
 		if errors.Is(err, guard.ErrPeerAlive) {
 			return k.refuse("peer alive on storage: " + err.Error())
 		}
+		if ctx.Err() == nil {
+			// The service failed here: stay out while the peer serves
+			// (checkPolicy), rather than preempt again after the refusal
+			// and stop the peer's service each time.
+			k.mu.Lock()
+			k.policy.serviceFailed(time.Now(), "did not start: "+err.Error())
+			k.mu.Unlock()
+			k.evaluate(context.Background())
+		}
 		return k.refuse(err.Error())
 	}
 	stop := k.startChecks(context.Background(), true)
@@ -428,25 +456,122 @@ func (k *Keeper) refuse(why string) error {
 	return errors.New(why)
 }
 
+// HandOver runs when this node leaves MASTER, the VIP still here. On a
+// planned move (the peer is a ready standby or already taking over, and
+// the service can hold its clients) it holds new client calls, lets those
+// in flight finish and gives the lease up, so that the peer's gate takes
+// it at once; the held calls go back to their clients, to be retried at
+// the VIP, as soon as the peer's beacon says it serves there (or after
+// two lease timeouts). A retrying client sees a slow call, not a failed
+// one. Otherwise it returns at once. LeftMaster follows either way, after
+// the VIP is gone. A switchover begins the handover before it resigns
+// (beginHandOver), so that the peer finds the lease free.
+func (k *Keeper) HandOver(ctx context.Context) {
+	k.mu.Lock()
+	h := k.handoff
+	k.handoff = nil
+	k.mu.Unlock()
+	if h == nil {
+		var err error
+		if h, err = k.beginHandOver(ctx); err != nil {
+			k.log.Info("not handing clients over", "reason", err)
+			return
+		}
+	}
+	waited := k.waitPeerServing(ctx, h.peer)
+	h.release()
+	took := time.Since(h.start).Round(time.Millisecond)
+	if waited == nil {
+		k.record("handover", fmt.Sprintf("clients handed over to %s in %v (lease released after %v)", h.peer.Node, took, h.free.Round(time.Millisecond)))
+	} else {
+		k.record("handover", fmt.Sprintf("clients released after %v without a sign that %s serves: %v", took, h.peer.Node, waited))
+	}
+}
+
+// handoff is a planned handover under way: the service holds its clients'
+// calls and has released the lease.
+type handoff struct {
+	release func()    // hands the held calls back
+	peer    beacon    // the peer's beacon when it began
+	start   time.Time // when it began
+	free    time.Duration
+}
+
+// beginHandOver stops this node's service checks, tells the peer that it
+// steps down, and has the service hold its clients and release the lease,
+// if the peer is ready to take over.
+func (k *Keeper) beginHandOver(ctx context.Context) (*handoff, error) {
+	k.leave()
+	k.mu.Lock()
+	ready := k.peerErr == "" && k.peers.up(time.Now())
+	peer := k.peers.last
+	k.mu.Unlock()
+	if !ready {
+		return nil, errors.New("the peer is not ready to take over")
+	}
+	start := time.Now()
+	hctx, cancel := context.WithTimeout(ctx, handoverDrain)
+	defer cancel()
+	release, err := k.svc.handOver(hctx)
+	if err != nil {
+		return nil, err
+	}
+	return &handoff{release: release, peer: peer, start: start, free: time.Since(start)}, nil
+}
+
+// Bounds of a planned handover: how long calls in flight may take to
+// finish before the store closes under them, and how often the peer's
+// beacon is read while held calls wait for it.
+const (
+	handoverDrain = time.Second
+	beaconPoll    = 2 * time.Millisecond
+)
+
+// waitPeerServing waits until the peer's beacon, rewritten since from was
+// read, says it serves at the VIP; at most two lease timeouts.
+func (k *Keeper) waitPeerServing(ctx context.Context, from beacon) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*k.timing.LeaseTimeout)
+	defer cancel()
+	t := time.NewTicker(beaconPoll)
+	defer t.Stop()
+	for {
+		b, ok, err := readPeerBeacon(k.cfg.Keeper.DataDir, k.cfg.Keeper.Node)
+		if err == nil && ok && b.Node == from.Node && b.Counter != from.Counter && b.Why == beaconServing {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// leave marks the node as no longer active (stopping), stops the service
+// checks and tells the peer: its gate waits for our release while it sees
+// us stopping, instead of refusing after a lease timeout.
+func (k *Keeper) leave() {
+	k.mu.Lock()
+	stop, was := k.stopServices, k.leaving
+	k.active, k.stopServices, k.leaving = false, nil, true
+	k.mu.Unlock()
+	if !was {
+		go k.writeBeacon() // not on this goroutine: the storage may be what failed
+	}
+	if stop != nil {
+		stop()
+	}
+}
+
 // LeftMaster runs after the VIP was removed: stop the service checks, then
 // the service, then release the lease.
 func (k *Keeper) LeftMaster(ctx context.Context) {
-	k.mu.Lock()
-	stop := k.stopServices
-	k.active, k.stopServices, k.leaving = false, nil, true
-	k.mu.Unlock()
-	// Tell the peer at once: its gate waits for our release while it sees
-	// us stopping, instead of refusing after a lease timeout. (Not on this
-	// goroutine: the storage may be what failed.)
-	go k.tickBeacon()
+	k.leave()
 	defer func() {
 		k.mu.Lock()
 		k.leaving = false
 		k.mu.Unlock()
 	}()
-	if stop != nil {
-		stop()
-	}
 	if err := k.svc.deactivate(ctx); err != nil {
 		k.metrics.stopFailures.Inc()
 		k.record("stop-failed", err.Error()+"; keeping the lease and retrying")
@@ -478,6 +603,15 @@ func (k *Keeper) lost(why string) {
 }
 
 func (k *Keeper) onTransition(t speaker.Transition) {
+	if t.To == vrrp.StateMaster || t.From == vrrp.StateMaster {
+		k.mu.Lock()
+		k.serving = t.To == vrrp.StateMaster
+		k.mu.Unlock()
+		if t.To == vrrp.StateMaster {
+			// A peer handing its clients over waits for this.
+			go k.writeBeacon()
+		}
+	}
 	k.record("transition", fmt.Sprintf("%s -> %s (priority %d): %s", t.From, t.To, t.Priority, t.Reason))
 }
 

@@ -24,7 +24,10 @@ type checkView struct {
 	Active    bool // this node serves (past the gate, not yet left MASTER)
 	Paused    bool // maintenance: no automatic transitions
 	PeerReady bool // a standby is ready to take over (its beacon moves)
-	Failing   []failure
+	// PeerUp: the peer serves or could (a ready standby, or active); a
+	// service hold lasts only while it does.
+	PeerUp  bool
+	Failing []failure
 }
 
 // checkVerdict is what checkPolicy decided.
@@ -44,9 +47,12 @@ type checkVerdict struct {
 // no ready standby it keeps serving (a failing service answers no worse than
 // an absent one, and the exec driver's restart policy may still fix it).
 // A backup whose node checks fail is held out so that it never takes over
-// in that state. After handing over for a failed service, the node stays
-// out for serviceHold, so a preempting node whose service keeps failing
-// does not pull the VIP back and forth.
+// in that state. After its service failed here (it handed over for a
+// failed service check, or the service did not start when it tried to
+// take over), the node stays out for serviceHold while the peer is up, so
+// a preempting node whose service keeps failing does not pull the VIP back
+// and forth, each time stopping and restarting the peer's service; with
+// the peer down it may try again at once.
 type checkPolicy struct {
 	serviceHold time.Duration
 	holdUntil   time.Time
@@ -78,8 +84,7 @@ func (p *checkPolicy) decide(now time.Time, v checkView) checkVerdict {
 		}
 		for _, f := range v.Failing {
 			if f.Service {
-				p.holdUntil = now.Add(p.serviceHold)
-				p.holdWhy = fmt.Sprintf("service failed here (%s)", what)
+				p.serviceFailed(now, what)
 				break
 			}
 		}
@@ -94,10 +99,16 @@ func (p *checkPolicy) decide(now time.Time, v checkView) checkVerdict {
 	if len(node) > 0 {
 		return checkVerdict{Inhibit: true, Reason: describeFailures(node)}
 	}
-	if now.Before(p.holdUntil) {
-		return checkVerdict{Inhibit: true, Reason: fmt.Sprintf("%s; staying out for %v", p.holdWhy, p.holdUntil.Sub(now).Round(time.Second))}
+	if now.Before(p.holdUntil) && v.PeerUp {
+		return checkVerdict{Inhibit: true, Reason: fmt.Sprintf("%s; staying out for %v while the peer serves", p.holdWhy, p.holdUntil.Sub(now).Round(time.Second))}
 	}
 	return checkVerdict{}
+}
+
+// serviceFailed starts the service hold: the service failed here at now.
+func (p *checkPolicy) serviceFailed(now time.Time, what string) {
+	p.holdUntil = now.Add(p.serviceHold)
+	p.holdWhy = fmt.Sprintf("service failed here (%s)", what)
 }
 
 // peerWatch decides from successive reads of a peer's standby beacon
@@ -136,6 +147,15 @@ func (w *peerWatch) ready(now time.Time) (bool, string) {
 		return false, fmt.Sprintf("standby %s is not ready (%s)", w.last.Node, w.last.Why)
 	}
 	return true, ""
+}
+
+// up says whether the peer, seen recently, serves or could: a ready
+// standby, or active (taking over, or serving).
+func (w *peerWatch) up(now time.Time) bool {
+	if ready, _ := w.ready(now); ready {
+		return true
+	}
+	return w.moved && now.Sub(w.changed) <= w.stale && (w.last.Why == beaconActive || w.last.Why == beaconServing)
 }
 
 // lastSeen is when the peer's beacon last changed (zero if never).

@@ -45,11 +45,16 @@ func TestCheckPolicy(t *testing.T) {
 			{at: time.Second, view: checkView{}},
 		}},
 		{"after a service handover the node stays out for the hold, then rejoins", []step{
-			{view: checkView{Active: true, PeerReady: true, Failing: []failure{svc}}, inhibit: true},
+			{view: checkView{Active: true, PeerReady: true, PeerUp: true, Failing: []failure{svc}}, inhibit: true},
 			// Left MASTER: service checks stopped, nothing failing any more.
-			{at: time.Second, view: checkView{}, inhibit: true, reason: "service failed here"},
-			{at: 59 * time.Second, view: checkView{}, inhibit: true},
-			{at: 61 * time.Second, view: checkView{}},
+			{at: time.Second, view: checkView{PeerUp: true}, inhibit: true, reason: "service failed here"},
+			{at: 59 * time.Second, view: checkView{PeerUp: true}, inhibit: true},
+			{at: 61 * time.Second, view: checkView{PeerUp: true}},
+		}},
+		{"the service hold ends early when the peer goes down", []step{
+			{view: checkView{Active: true, PeerReady: true, PeerUp: true, Failing: []failure{svc}}, inhibit: true},
+			{at: time.Second, view: checkView{PeerUp: true}, inhibit: true},
+			{at: 2 * time.Second, view: checkView{}},
 		}},
 		{"a node-check handover holds only while the check fails", []step{
 			{view: checkView{Active: true, PeerReady: true, Failing: []failure{node}}, inhibit: true},
@@ -67,6 +72,53 @@ func TestCheckPolicy(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A service that did not start when the node tried to take over holds the
+// node out like a failed service check, while the peer is up.
+func TestServiceStartFailureHolds(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	p := checkPolicy{serviceHold: time.Minute}
+	p.serviceFailed(t0, "did not start: exit 1")
+	if v := p.decide(t0.Add(time.Second), checkView{PeerUp: true}); !v.Inhibit || !strings.Contains(v.Reason, "did not start") {
+		t.Fatalf("after a failed start, peer up: %+v, want held out", v)
+	}
+	if v := p.decide(t0.Add(time.Second), checkView{}); v.Inhibit {
+		t.Fatalf("after a failed start, peer down: %+v, want free to try", v)
+	}
+	if v := p.decide(t0.Add(2*time.Minute), checkView{PeerUp: true}); v.Inhibit {
+		t.Fatalf("after the hold: %+v", v)
+	}
+}
+
+// up: a ready standby, or a peer taking over or serving, seen recently.
+func TestPeerUp(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	w := peerWatch{stale: 500 * time.Millisecond}
+	w.observe(t0, beacon{Node: "b", Counter: 1, Why: beaconServing}, true)
+	if w.up(t0) {
+		t.Fatal("a beacon that has not moved counts as up")
+	}
+	for i, tt := range []struct {
+		b  beacon
+		up bool
+	}{
+		{beacon{Node: "b", Why: beaconServing}, true},
+		{beacon{Node: "b", Why: beaconActive}, true},
+		{beacon{Node: "b", Ready: true}, true},
+		{beacon{Node: "b", Why: beaconStopping}, false},
+		{beacon{Node: "b", Why: "paused"}, false},
+	} {
+		tt.b.Counter = uint64(i + 2)
+		now := t0.Add(time.Duration(i+1) * time.Second)
+		w.observe(now, tt.b, true)
+		if got := w.up(now); got != tt.up {
+			t.Errorf("%+v: up %v, want %v", tt.b, got, tt.up)
+		}
+		if w.up(now.Add(time.Second)) {
+			t.Errorf("%+v: up after a second unseen", tt.b)
+		}
 	}
 }
 

@@ -31,6 +31,11 @@ const (
 	// beaconStopping is the reason a stepping-down node gives: it still
 	// holds the lease and will release it when its service stopped.
 	beaconStopping = "stopping"
+	// beaconActive: taking over or active, the VIP not added yet.
+	beaconActive = "active"
+	// beaconServing: active with the VIP; a peer handing its clients over
+	// releases them when it reads this.
+	beaconServing = "serving"
 )
 
 // beacon is one standby record.
