@@ -64,6 +64,7 @@ milvus-ha's time went. Needs root.`,
 	f.DurationVar(&o.DialTimeout, "dial-timeout", 50*time.Millisecond, "client TCP connect timeout")
 	f.StringVar(&o.Keepalived, "keepalived", "", `keepalived executable for the recipe baseline ("" = from PATH, "none" = no baseline)`)
 	f.StringVar(&only, "only", "", "comma-separated scenarios to run (host-loss, power-loss, keeper-kill, service-crash, switchover, p4); default all")
+	f.BoolVar(&o.ExecPreempt, "exec-preempt", false, "run the exec pair with preemption and check that a node whose service crashed stays out")
 	f.BoolVar(&o.Keep, "keep", false, "keep the rigs' directories (configurations, logs) and name them in the report")
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -204,6 +205,7 @@ type workload struct {
 	dim         int
 	interval    time.Duration
 	callTimeout time.Duration
+	log         *slog.Logger // failed calls, at debug level
 
 	mu        sync.Mutex
 	successes []time.Time
@@ -215,10 +217,10 @@ type workload struct {
 	done   chan struct{}
 }
 
-func startWorkload(c *client, coll string, dim int, interval, callTimeout time.Duration, firstID int64) *workload {
+func startWorkload(c *client, coll string, dim int, interval, callTimeout time.Duration, firstID int64, log *slog.Logger) *workload {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &workload{c: c, coll: coll, dim: dim, interval: interval, callTimeout: callTimeout,
-		nextID: firstID, cancel: cancel, done: make(chan struct{})}
+		nextID: firstID, log: log, cancel: cancel, done: make(chan struct{})}
 	go w.run(ctx)
 	return w
 }
@@ -249,6 +251,7 @@ func (w *workload) run(ctx context.Context) {
 		}
 		w.mu.Unlock()
 		if err != nil {
+			w.log.Debug("call failed", "id", id, "err", err)
 			w.c.reset()
 		}
 		select {

@@ -38,6 +38,11 @@ type Options struct {
 	// Only restricts the run to these scenarios (nil: all of them); see
 	// ParseScenarios.
 	Only []Scenario
+	// ExecPreempt runs the exec pair with preemption on (the preferred
+	// node takes the service back when its keeper restarts) and checks
+	// after each service crash that the crashed node stays out instead of
+	// preempting back while its service is broken.
+	ExecPreempt bool
 	// Keep keeps every rig's directory (configurations, keeper and server
 	// logs) for a post-mortem; it is named in the report.
 	Keep bool

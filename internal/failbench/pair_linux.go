@@ -106,7 +106,7 @@ func (p *pair) config(h *netlab.Host) (string, error) {
 		args := append([]string{p.o.Binary, "serve", "--data", filepath.Join(p.data, "db"), "--node-id", h.Name()}, execServeArgs...)
 		service = fmt.Sprintf("  exec:\n    command: [%s]\n    address: \"127.0.0.1:%s\"", quoteList(args), milvusPort)
 	}
-	// The exec pair runs without preemption: see execRep.
+	// The exec pair runs without preemption unless asked: see execRep.
 	text := fmt.Sprintf(`node: %s
 interface: eth0
 vip: %v/24
@@ -118,7 +118,7 @@ data_dir: %s
 service:
 %s
 api: {listen: "%s"}
-`, h.Name(), vip, prio, advert, !p.exec, p.data, service, apiAddr)
+`, h.Name(), vip, prio, advert, !p.exec || p.o.ExecPreempt, p.data, service, apiAddr)
 	return path, os.WriteFile(path, []byte(text), 0o644)
 }
 

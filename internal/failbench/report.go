@@ -125,7 +125,11 @@ type Result struct {
 	// Repeated counts samples in which the client was interrupted more
 	// than once (the service went back and forth).
 	Repeated int
-	Note     string // why there are no or fewer samples
+	// StayedOut and Failbacks count, with Options.ExecPreempt, the service
+	// crashes after which the crashed node stayed out, or took the VIP
+	// back (or the standby lost it), within failbackWatch.
+	StayedOut, Failbacks int
+	Note                 string // why there are no or fewer samples
 }
 
 // Percentile is the nearest-rank q-quantile (0 < q ≤ 1) of ds: with fewer
@@ -280,6 +284,12 @@ func (r *Report) Write(w io.Writer) error {
 		}
 	}
 	for _, res := range r.Results {
+		if res.StayedOut+res.Failbacks > 0 {
+			fmt.Fprintf(&b, "%s, %s, with preemption: the crashed node stayed out for %v after %d of %d crashes (failback or lost service: %d).\n",
+				res.Scenario, res.System, failbackWatch, res.StayedOut, res.StayedOut+res.Failbacks, res.Failbacks)
+		}
+	}
+	for _, res := range r.Results {
 		if res.Missed > 0 || res.Note != "" {
 			fmt.Fprintf(&b, "%s, %s: %d repetitions without a sample. %s\n", res.Scenario, res.System, res.Missed, res.Note)
 		}
@@ -324,6 +334,10 @@ func short(d time.Duration) string {
 		return d.Round(100 * time.Microsecond).String()
 	}
 }
+
+// failbackWatch is how long a node whose service crashed must stay out
+// although it preempts: several Master_Down_Intervals and gate refusals.
+const failbackWatch = 3 * time.Second
 
 // stallGap is the gap between successes that counts as an interruption
 // (the client's normal gap is its interval plus one call).

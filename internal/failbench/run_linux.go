@@ -167,7 +167,7 @@ type outcome struct {
 // startWorkload starts the retrying client against a rig and waits until it
 // is served steadily.
 func (m *meter) startWorkload(ctx context.Context, c *client) (*workload, error) {
-	w := startWorkload(c, workloadColl, workloadDim, m.o.Interval, m.o.CallTimeout, m.nextID)
+	w := startWorkload(c, workloadColl, workloadDim, m.o.Interval, m.o.CallTimeout, m.nextID, m.o.Logger)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := w.waitSuccesses(wctx, time.Now(), 50); err != nil {
@@ -351,7 +351,9 @@ func (m *meter) pairRep(ctx context.Context, pr *pair, i int) error {
 // child server; the keeper, alive, hands over to the ready standby. The
 // pair runs without preemption, so the crashed node's keeper is restarted
 // (it holds itself out after its service failed) as the new standby and
-// the next repetition fails the service the other way.
+// the next repetition fails the service the other way. With ExecPreempt
+// the crashed node must stay out for failbackWatch although it has the
+// higher priority; then its keeper is restarted and preempts back.
 func (m *meter) execRep(ctx context.Context, px *pair, i int) error {
 	m.o.Logger.Info("milvus-ha exec repetition", "rep", i)
 	w, err := m.startWorkload(ctx, px.client)
@@ -371,14 +373,50 @@ func (m *meter) execRep(ctx context.Context, px *pair, i int) error {
 	if err != nil {
 		return err
 	}
-	_, _ = m.pairEvent(ctx, px, w, ServiceCrash, to, func() error { return syscall.Kill(pid, syscall.SIGKILL) })
+	_, err = m.pairEvent(ctx, px, w, ServiceCrash, to, func() error { return syscall.Kill(pid, syscall.SIGKILL) })
+	if err == nil && m.o.ExecPreempt {
+		if err := m.watchFailback(ctx, px, from, to); err != nil {
+			return err
+		}
+	}
 	if err := px.procs[from].Stop(); err != nil {
 		return err
 	}
 	if err := px.start(from); err != nil {
 		return err
 	}
+	if m.o.ExecPreempt {
+		return px.waitReady(ctx, px.a, time.Minute)
+	}
 	return px.waitReady(ctx, to, time.Minute)
+}
+
+// watchFailback checks that from, whose service just crashed, does not
+// take the VIP back from to within failbackWatch, and notes the result.
+func (m *meter) watchFailback(ctx context.Context, px *pair, from, to *netlab.Host) error {
+	res := m.rep.Result(ServiceCrash, MilvusHA)
+	deadline := time.Now().Add(failbackWatch)
+	for time.Now().Before(deadline) {
+		held, err := px.holds(from)
+		if err != nil {
+			return err
+		}
+		if held {
+			res.Failbacks++
+			m.o.Logger.Error("failback after a service crash", "node", from.Name())
+			return nil
+		}
+		if err := sleep(ctx, 10*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	if st, err := px.status(ctx, to); err != nil || !st.Active {
+		res.Failbacks++
+		m.o.Logger.Error("the standby did not keep the service after a crash", "node", to.Name(), "err", err)
+		return nil
+	}
+	res.StayedOut++
+	return nil
 }
 
 // recipeRep runs one repetition of P1' and P2 on the recipe rig.
