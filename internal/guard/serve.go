@@ -1,6 +1,10 @@
 package guard
 
-import "time"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // The read path's check (rule 8 in doc.go). MayServe takes the guard's lock
 // and reads CLOCK_BOOTTIME with a system call; a store answering thousands
@@ -27,6 +31,8 @@ type serveWindow struct {
 	wall int64
 	// lapse is the error once the window has run out.
 	lapse error
+	// next is closed when a newer window replaces this one.
+	next chan struct{}
 }
 
 // newServeWindow is the window of holder h (nil: none) as of one instant
@@ -61,7 +67,15 @@ func (w *serveWindow) check(mono time.Duration, wall int64) error {
 // publishLocked publishes the current holding's window (g.mu held).
 func (g *Guard) publishLocked() {
 	now := time.Now()
-	g.window.Store(newServeWindow(g.hold, g.clock(), now.Sub(monoBase), now.UnixNano()))
+	g.setWindow(newServeWindow(g.hold, g.clock(), now.Sub(monoBase), now.UnixNano()))
+}
+
+// setWindow publishes w and wakes the reads waiting on the one it replaces.
+func (g *Guard) setWindow(w *serveWindow) {
+	w.next = make(chan struct{})
+	if old := g.window.Swap(w); old != nil {
+		close(old.next)
+	}
 }
 
 // ServeCheck is MayServe for the read path: nil while this node holds the
@@ -76,4 +90,40 @@ func (g *Guard) publishLocked() {
 func (g *Guard) ServeCheck() error {
 	now := time.Now()
 	return g.window.Load().check(now.Sub(monoBase), now.UnixNano())
+}
+
+// AwaitServe is ServeCheck for a read that may wait a little. A window
+// that only lapsed (ErrRevalidate, ErrLeaseExpired: a tick or renewal came
+// late, as on a loaded host or right after a pause) is not an answer yet:
+// the guard's next tick revalidates the lease against the shared OWNER
+// record and publishes a fresh window, or finds it lost. AwaitServe waits
+// for that, up to one lease timeout or ctx, and checks again; a holding
+// that ended or was lost answers at once. It never serves on a stale
+// window: nil only after a window published since proves the lease.
+func (g *Guard) AwaitServe(ctx context.Context) error {
+	err := g.ServeCheck()
+	if !lapsed(err) {
+		return err
+	}
+	timer := time.NewTimer(g.timing.LeaseTimeout)
+	defer timer.Stop()
+	for {
+		w := g.window.Load()
+		now := time.Now()
+		if err = w.check(now.Sub(monoBase), now.UnixNano()); !lapsed(err) {
+			return err
+		}
+		select {
+		case <-w.next:
+		case <-timer.C:
+			return err
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// lapsed: a window ran out without the lease being lost (see AwaitServe).
+func lapsed(err error) bool {
+	return errors.Is(err, ErrRevalidate) || errors.Is(err, ErrLeaseExpired)
 }

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"testing"
@@ -167,5 +168,55 @@ func TestServeCheckFollowsHolding(t *testing.T) {
 	}
 	if err := g.ServeCheck(); !errors.Is(err, ErrReleased) {
 		t.Fatalf("after Release: %v", err)
+	}
+}
+
+// AwaitServe waits out a lapsed window for the next one and answers by it;
+// it answers at once when the holding ended, and gives up with ctx.
+func TestAwaitServe(t *testing.T) {
+	errLost := errors.New("lost to node b")
+	open := func() *serveWindow { // serving for an hour from now
+		now := time.Now()
+		return &serveWindow{mono: now.Sub(monoBase) + time.Hour, wall: now.UnixNano() + int64(time.Hour)}
+	}
+	lapsedWindow := &serveWindow{lapse: ErrRevalidate} // ran out at mono 0
+	for _, tc := range []struct {
+		name  string
+		first *serveWindow
+		next  *serveWindow // published while AwaitServe waits (nil: none)
+		want  error
+	}{
+		{"serving", open(), nil, nil},
+		{"not holding", &serveWindow{err: ErrNotHolding}, nil, ErrNotHolding},
+		{"lapsed, then revalidated", lapsedWindow, open(), nil},
+		{"lapsed, then lost", lapsedWindow, &serveWindow{err: errLost}, errLost},
+		{"lapsed, then lapsed again, nothing more", lapsedWindow, &serveWindow{lapse: ErrLeaseExpired}, ErrLeaseExpired},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &Guard{timing: Timing{LeaseTimeout: time.Hour}}
+			g.setWindow(tc.first)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- g.AwaitServe(ctx) }()
+			if tc.next != nil {
+				g.setWindow(tc.next)
+			}
+			if !errors.Is(tc.want, ErrLeaseExpired) {
+				if err := <-done; !errors.Is(err, tc.want) {
+					t.Fatalf("AwaitServe = %v, want %v", err, tc.want)
+				}
+				return
+			}
+			select { // still lapsed: it must keep waiting until ctx ends
+			case err := <-done:
+				t.Fatalf("AwaitServe returned %v on a lapsed window", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+			cancel()
+			if err := <-done; !errors.Is(err, ErrLeaseExpired) {
+				t.Fatalf("AwaitServe after cancel = %v, want %v", err, ErrLeaseExpired)
+			}
+		})
 	}
 }
