@@ -23,6 +23,7 @@ func sampleRecords() []*record {
 		{op: opSetLoad, coll: 3, load: LoadStateLoaded},
 		{op: opInsert, coll: 3, cols: cols, upsert: true},
 		{op: opDelete, coll: 3, pks: Column{Type: TypeVarChar, Strings: []string{"a", ""}}},
+		{op: opPart, coll: 3, part: 1, parts: 4},
 	}
 }
 
@@ -48,7 +49,8 @@ func TestRecordRoundTrip(t *testing.T) {
 			want.cols[j].Name, want.cols[j].IsDynamic = "", false
 		}
 		if !bytes.Equal(got.encode(nil), b) || got.op != want.op || got.coll != want.coll ||
-			!reflect.DeepEqual(got.info.Schema, want.info.Schema) || got.index != want.index || got.load != want.load {
+			!reflect.DeepEqual(got.info.Schema, want.info.Schema) || got.index != want.index || got.load != want.load ||
+			got.part != want.part || got.parts != want.parts {
 			t.Fatalf("record %d differs after a round trip:\n%+v\n%+v", i, got, want)
 		}
 	}

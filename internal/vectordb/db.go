@@ -47,6 +47,9 @@ type DB struct {
 	enqMu     sync.RWMutex
 
 	applied atomic.Uint64 // LSN of the last applied record
+	// split gathers a split write's entries during replay (recovery,
+	// tailer, promote; never two at once).
+	split splitWrite
 
 	ckptLSN   atomic.Uint64 // LSN of the newest checkpoint
 	ckptMu    sync.Mutex    // held while a checkpoint is written
@@ -55,12 +58,24 @@ type DB struct {
 
 // pending is one record waiting for the committer.
 type pending struct {
-	rec  *record
-	buf  []byte
-	done chan struct{}
-	err  error
-	n    int64 // rows removed by a delete
-	ckpt bool  // a Checkpoint request, not a record
+	rec *record
+	buf []byte // the encoded record
+	// entries, instead of buf, are the log entries of a split write
+	// (split.go): committed alone, as one atomic batch.
+	entries [][]byte
+	done    chan struct{}
+	err     error
+	n       int64 // rows removed by a delete
+	ckpt    bool  // a Checkpoint request, not a record
+}
+
+// size is the log bytes p adds.
+func (p *pending) size() int {
+	n := len(p.buf)
+	for _, e := range p.entries {
+		n += len(e)
+	}
+	return n
 }
 
 // newDB builds a DB around a log backend; recovery and the committer are
@@ -176,9 +191,16 @@ func (db *DB) submit(ctx context.Context, rec *record) (*pending, error) {
 	if err := db.writable(); err != nil {
 		return nil, err
 	}
-	p := &pending{rec: rec, buf: rec.encode(nil), done: make(chan struct{})}
-	if len(p.buf) > maxRecordBytes {
-		return nil, fmt.Errorf("%w: request encodes to %d bytes, limit %d; split it", ErrInvalidArgument, len(p.buf), maxRecordBytes)
+	p := &pending{rec: rec, done: make(chan struct{})}
+	if buf := rec.encode(nil); len(buf) <= maxRecordBytes {
+		p.buf = buf
+	} else {
+		size := len(buf)
+		buf = nil // garbage before the chunks take as much again
+		var err error
+		if p.entries, err = splitEntries(rec, size); err != nil {
+			return nil, err
+		}
 	}
 	if err := db.enqueue(ctx, p); err != nil {
 		return nil, err
@@ -210,26 +232,25 @@ func (db *DB) enqueue(ctx context.Context, p *pending) error {
 
 // commitLoop is the single committer: it takes every queued record, makes
 // them durable with one log append (group commit), applies them in log
-// order and acknowledges them.
+// order and acknowledges them. A split write is committed alone.
 func (db *DB) commitLoop(ctx context.Context) {
 	defer db.loop.Done()
 	var group []*pending
-	var bufs [][]byte
 	for {
-		group, bufs = group[:0], bufs[:0]
+		group = group[:0]
 		select {
 		case p := <-db.commits:
 			group = append(group, p)
 		case <-ctx.Done():
 			return
 		}
-		size := len(group[0].buf)
+		size := group[0].size()
 		var next *pending
 	drain:
-		for {
+		for group[0].entries == nil {
 			select {
 			case p := <-db.commits:
-				if size+len(p.buf) > maxGroupBytes {
+				if p.entries != nil || size+len(p.buf) > maxGroupBytes {
 					next = p
 					break drain
 				}
@@ -247,11 +268,10 @@ func (db *DB) commitLoop(ctx context.Context) {
 				continue
 			}
 			recs = append(recs, p)
-			bufs = append(bufs, p.buf)
-			db.sinceCkpt += int64(len(p.buf))
+			db.sinceCkpt += int64(p.size())
 		}
 		if len(recs) > 0 {
-			db.commitGroup(recs, bufs)
+			db.commitGroup(recs)
 		}
 		limit := db.opts.CheckpointBytes
 		if limit == 0 {
@@ -261,9 +281,9 @@ func (db *DB) commitLoop(ctx context.Context) {
 			db.startCheckpoint(ckpts)
 		}
 		if next != nil {
-			// Too big to join the group: it leads the next one.
-			group, bufs = group[:0], bufs[:0]
-			db.commitGroup([]*pending{next}, [][]byte{next.buf})
+			// Too big to join the group: committed on its own.
+			db.sinceCkpt += int64(next.size())
+			db.commitGroup([]*pending{next})
 		}
 	}
 }
@@ -305,7 +325,9 @@ func (db *DB) startCheckpoint(waiters []*pending) {
 	}()
 }
 
-func (db *DB) commitGroup(group []*pending, bufs [][]byte) {
+// commitGroup logs a group of records as one entry, or a split write as its
+// entries, in one atomic append; then applies and acknowledges them.
+func (db *DB) commitGroup(group []*pending) {
 	if err := db.writable(); err != nil {
 		for _, p := range group {
 			p.err = err
@@ -313,9 +335,18 @@ func (db *DB) commitGroup(group []*pending, bufs [][]byte) {
 		}
 		return
 	}
+	entries := group[0].entries
+	if entries == nil {
+		bufs := make([][]byte, len(group))
+		for i, p := range group {
+			bufs[i] = p.buf
+		}
+		entries = [][]byte{encodeGroup(bufs)}
+	}
 	// Once the group is handed to the log its outcome must be awaited
-	// (not abandoned on Close): hence no cancellable context.
-	lsn, err := db.wal.Append(context.Background(), encodeGroup(bufs))
+	// (not abandoned on Close): hence no cancellable context. A split
+	// write is applied whole, as one record, at its last entry's LSN.
+	lsn, err := db.wal.Append(context.Background(), entries)
 	if err != nil {
 		if errors.Is(err, ErrFenced) {
 			db.fail(RoleFenced, err)
@@ -363,10 +394,14 @@ func (db *DB) lookup(name string) (*collection, error) {
 	return c, nil
 }
 
-// apply executes a durable record against memory. It is the only mutator
-// and runs in log order (committer, recovery, tailer). Errors only reach
-// the submitter; the record stays in the log and replays to the same error.
-func (db *DB) apply(lsn uint64, r *record) (int64, error) {
+// apply executes a durable record against memory: one record, or the row
+// chunks of one split write (inserts or deletes of one collection), which
+// it applies under one lock of the collection so that no reader sees part
+// of the write. It is the only mutator and runs in log order (committer,
+// recovery, tailer). Errors only reach the submitter; the record stays in
+// the log and replays to the same error.
+func (db *DB) apply(lsn uint64, rs ...*record) (int64, error) {
+	r := rs[0]
 	if r.op == opCreateCollection {
 		db.mu.Lock()
 		defer db.mu.Unlock()
@@ -403,20 +438,26 @@ func (db *DB) apply(lsn uint64, r *record) (int64, error) {
 	case opInsert:
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if err := c.applyInsert(r.cols); err != nil {
-			return 0, err
-		}
-		if c.pk.f.AutoID {
-			ids := r.cols[c.pk.f.ID-FirstFieldID].Ints
-			if m := slices.Max(ids); m > db.autoID.Load() {
-				db.autoID.Store(m)
+		for _, r := range rs {
+			if err := c.applyInsert(r.cols); err != nil {
+				return 0, err
+			}
+			if c.pk.f.AutoID {
+				ids := r.cols[c.pk.f.ID-FirstFieldID].Ints
+				if m := slices.Max(ids); m > db.autoID.Load() {
+					db.autoID.Store(m)
+				}
 			}
 		}
 		return 0, nil
 	case opDelete:
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.applyDelete(&r.pks), nil
+		var n int64
+		for _, r := range rs {
+			n += c.applyDelete(&r.pks)
+		}
+		return n, nil
 	case opCreateIndex:
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -466,7 +507,9 @@ func (db *DB) Promote(ctx context.Context) error {
 
 // replayOne applies a log entry during recovery or tailing. A record that
 // failed when first applied fails the same way again; that is not a
-// recovery error.
+// recovery error. The entries of a split write are gathered and applied
+// together at the last one, which is when applied moves: a replay that
+// starts over begins at the write's first entry.
 func (db *DB) replayOne(lsn uint64, entry []byte) error {
 	if lsn <= db.applied.Load() {
 		return nil
@@ -480,6 +523,20 @@ func (db *DB) replayOne(lsn uint64, entry []byte) error {
 		if recs[i], err = decodeRecord(b); err != nil {
 			return fmt.Errorf("log entry %d, record %d: %w", lsn, i, err)
 		}
+	}
+	if n := len(recs); n > 0 && recs[n-1].op == opPart {
+		whole, err := db.split.add(lsn, recs)
+		if err != nil {
+			return fmt.Errorf("log entry %d: %w", lsn, err)
+		}
+		if whole != nil {
+			_, _ = db.apply(lsn, whole...)
+			db.applied.Store(lsn)
+		}
+		return nil
+	}
+	if db.split.pending() {
+		return fmt.Errorf("log entry %d: %w: a split write ends before its last part", lsn, errCorrupt)
 	}
 	for _, r := range recs {
 		_, _ = db.apply(lsn, r)

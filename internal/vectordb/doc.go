@@ -68,6 +68,16 @@
 // Because only the log order feeds memory, replaying the log rebuilds
 // identical row ids.
 //
+// Every write is atomic, whatever its size. One whose record would exceed
+// 48 MiB (a log entry holds at most 64 MiB; Milvus clients send up to
+// 256 MiB) is logged as row chunks, one entry each, appended as one atomic
+// WAL batch (wal.AppendBatch): the log holds all of them or none, a torn
+// batch vanishes whole at recovery, and the tailer delivers it only whole.
+// The chunks are applied only together, under one lock of the collection
+// (the primary applies the write as one record), so no reader on the
+// primary or a standby ever sees part of a write. Only a single row above
+// 48 MiB is refused (ErrInvalidArgument, naming the row).
+//
 // # Reads and the lease
 //
 // A node that has been primary answers Get, Query, Count and Search only
@@ -96,9 +106,14 @@
 // collection, create/drop index, set load state, insert (all columns in
 // schema order, auto IDs already assigned, vectors as raw little-endian
 // float32), delete (the keys; a delete by filter is resolved to keys
-// before it is logged, so replay never re-evaluates a filter).
+// before it is logged, so replay never re-evaluates a filter). An entry
+// of a write split over n entries holds the insert or delete of one run of
+// rows followed by a part record (index, n) (split.go); the part record
+// (op 8) is new in record version 1, and a build without it refuses such a
+// log as corrupt instead of misreading it.
 //
-// A checkpoint is the state after one log entry. The manifest (catalog:
+// A checkpoint is the state after one log entry (never inside a split
+// write: it is captured between the committer's appends). The manifest (catalog:
 // collection files, ID and timestamp counters) is written last; each
 // .snap holds one collection (schema, load state, every column, tombstone
 // bitmap, index parameters and how many rows its graph covers) in

@@ -12,10 +12,12 @@ import (
 // Each log entry is one group of records (see encodeGroup) with one LSN;
 // LSNs are positive and increase by one per entry.
 type logBackend interface {
-	// Append makes the entry durable, confirms that this node still owns
-	// the directory, and returns its LSN. An error means the entry must not
-	// be acknowledged; errors wrapping ErrFenced mean the lease is lost.
-	Append(ctx context.Context, entry []byte) (uint64, error)
+	// Append makes the entries durable as one atomic batch (every reader
+	// gets all of them or none), confirms that this node still owns the
+	// directory, and returns the LSN of the last; the others precede it
+	// densely. An error means none of them may be acknowledged; errors
+	// wrapping ErrFenced mean the lease is lost.
+	Append(ctx context.Context, entries [][]byte) (uint64, error)
 	// Replay calls fn for every entry with LSN > after, in order, up to the
 	// current end (a standby: as far as it can safely read). Entries no
 	// longer held give an error wrapping errLogGap.
@@ -38,12 +40,15 @@ type logBackend interface {
 // were truncated behind a checkpoint).
 var errLogGap = errors.New("vectordb: log truncated past the replay position")
 
-// Size limits: the log takes entries up to 64 MiB; one write (Milvus' gRPC
-// limit is 64 MiB too) must fit in an entry with room for framing.
-const (
-	maxRecordBytes = 48 << 20
-	maxGroupBytes  = 56 << 20
-)
+// Size limits: the log takes entries up to 64 MiB (wal.MaxPayload). A
+// group of records fits in one entry with room for framing; a write whose
+// record would be larger is logged as row chunks of at most maxRecordBytes,
+// one per entry, appended as one atomic batch (see split.go).
+const maxGroupBytes = 56 << 20
+
+// maxRecordBytes is the largest record in a log entry: a variable so that
+// tests split writes without building 48 MiB of rows.
+var maxRecordBytes = 48 << 20
 
 // encodeGroup frames records as one log entry: per record a uvarint length
 // and the record.

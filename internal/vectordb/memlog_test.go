@@ -17,6 +17,7 @@ type memLog struct {
 	base    uint64 // LSN of recs[0] is base+1
 	owner   int    // epoch of the node allowed to append
 	failErr error  // injected Append failure
+	appends int    // successful Append calls
 }
 
 type memLogHandle struct {
@@ -42,7 +43,7 @@ func (l *memLog) handle(primary bool) *memLogHandle {
 	return &memLogHandle{l: l}
 }
 
-func (h *memLogHandle) Append(ctx context.Context, entry []byte) (uint64, error) {
+func (h *memLogHandle) Append(ctx context.Context, entries [][]byte) (uint64, error) {
 	l := h.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -52,7 +53,10 @@ func (h *memLogHandle) Append(ctx context.Context, entry []byte) (uint64, error)
 	if h.epoch != l.owner {
 		return 0, fmt.Errorf("%w: epoch %d, owner is %d", ErrFenced, h.epoch, l.owner)
 	}
-	l.recs = append(l.recs, append([]byte(nil), entry...))
+	for _, e := range entries {
+		l.recs = append(l.recs, append([]byte(nil), e...))
+	}
+	l.appends++
 	l.cond.Broadcast()
 	return l.base + uint64(len(l.recs)), nil
 }

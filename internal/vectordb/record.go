@@ -15,9 +15,13 @@ import (
 //	v1 set-load           id, load state
 //	v1 insert             id, column count, columns in schema order (keys resolved, auto IDs filled)
 //	v1 delete             id, key column (filters are resolved to keys before logging)
+//	v1 part               id, index, count: ends each log entry of a write split
+//	                      over count entries, after the entry's insert or delete
+//	                      of one run of rows (split.go)
 //
 // Records are deterministic: applying the same records in the same order
-// always yields the same rows with the same row ids.
+// always yields the same rows with the same row ids. (A build older than
+// the part record refuses a log that holds one: unknown op 8.)
 const recordVersion = 1
 
 type opcode byte
@@ -30,6 +34,7 @@ const (
 	opSetLoad          opcode = 5
 	opInsert           opcode = 6
 	opDelete           opcode = 7
+	opPart             opcode = 8
 )
 
 type record struct {
@@ -42,6 +47,8 @@ type record struct {
 	cols   []Column       // insert
 	pks    Column         // delete
 	upsert bool           // insert: only for stats/logging, applied identically
+	part   int            // part: index of this entry in its split write
+	parts  int            // part: entries of the split write
 }
 
 func (r *record) encode(dst []byte) []byte {
@@ -74,6 +81,9 @@ func (r *record) encode(dst []byte) []byte {
 		}
 	case opDelete:
 		encodeColumn(&e, &r.pks)
+	case opPart:
+		e.uvarint(uint64(r.part))
+		e.uvarint(uint64(r.parts))
 	}
 	return e.b
 }
@@ -114,6 +124,12 @@ func decodeRecord(b []byte) (*record, error) {
 		}
 	case opDelete:
 		r.pks = decodeColumn(&d, "", false)
+	case opPart:
+		part, parts := d.uvarint(), d.uvarint()
+		if d.err == nil && (parts < 2 || part >= parts || parts > 1<<31) {
+			return nil, fmt.Errorf("%w: part %d of %d", errCorrupt, part, parts)
+		}
+		r.part, r.parts = int(part), int(parts)
 	default:
 		if d.err == nil {
 			return nil, fmt.Errorf("%w: unknown op %d", errCorrupt, r.op)

@@ -11,6 +11,7 @@ import (
 // recover loads the newest usable checkpoint into an empty DB and replays
 // the log after it.
 func (db *DB) recover() error {
+	db.split.reset()
 	dir := filepath.Join(db.dir, ckptDir)
 	names, err := manifests(dir)
 	if err != nil {

@@ -157,15 +157,18 @@ func mapWALErr(err error) error {
 	return err
 }
 
-func (b *walBackend) Append(ctx context.Context, entry []byte) (uint64, error) {
+func (b *walBackend) Append(ctx context.Context, entries [][]byte) (uint64, error) {
 	b.mu.Lock()
 	w := b.w
 	b.mu.Unlock()
 	if w == nil {
 		return 0, ErrNotPrimary
 	}
-	lsn, err := w.Append(ctx, entry)
-	return lsn, mapWALErr(err)
+	first, err := w.AppendBatch(ctx, entries)
+	if err != nil {
+		return 0, mapWALErr(err)
+	}
+	return first + uint64(len(entries)) - 1, nil
 }
 
 // Replay reads the log after a checkpoint: a primary up to the end, a
