@@ -499,8 +499,7 @@ func (s *service) write(ctx context.Context, dbName, coll, partition string, fds
 	if err := checkPartition(partition); err != nil {
 		return vectordb.Column{}, 0, err
 	}
-	info, err := s.collection(coll)
-	if err != nil {
+	if _, err := s.collection(coll); err != nil {
 		return vectordb.Column{}, 0, err
 	}
 	if numRows == 0 {
@@ -510,15 +509,9 @@ func (s *service) write(ctx context.Context, dbName, coll, partition string, fds
 	if err != nil {
 		return vectordb.Column{}, 0, err
 	}
-	var ids vectordb.Column
-	if size := sizeOf(fds); size > splitBytes && numRows > 1 {
-		if schemaTS != 0 && schemaTS != info.SchemaVersion {
-			return vectordb.Column{}, 0, &apiError{code: CodeSchemaMismatch, reason: "collection schema mismatch[collection=" + coll + "]"}
-		}
-		ids, err = writeSplit(ctx, &info.Schema, coll, cols, int(numRows), schemaTS, size, fn)
-	} else {
-		ids, err = fn(ctx, coll, &vectordb.Batch{Columns: cols, SchemaVersion: schemaTS})
-	}
+	// One request is one store write, atomic whatever its size (the store
+	// logs a large one as row chunks in one atomic batch).
+	ids, err := fn(ctx, coll, &vectordb.Batch{Columns: cols, SchemaVersion: schemaTS})
 	if err != nil {
 		return vectordb.Column{}, 0, err
 	}
