@@ -40,14 +40,15 @@ type protected interface {
 	escalate() bool
 	// check is the keeper's own check of the service while active.
 	check(ctx context.Context) error
-	// handOver starts a planned step-down while the VIP is still here:
-	// new client calls are held, those in flight finish (bounded by ctx),
-	// then nothing is written any more and the lease is released, so the
-	// peer can take over at once. release hands the held calls back to
-	// their clients, to be retried at the VIP (call it once the peer
-	// serves there); deactivate follows as usual. An error means nothing
-	// is held (the service cannot hand its clients over, or does not
-	// serve): the ordinary step-down follows.
+	// handOver starts a planned step-down while the VIP is still here, so
+	// that the peer can take over at once: the embedded service holds new
+	// client calls, lets those in flight finish and closes the store; an
+	// external one is stopped. Either way the lease is released. release
+	// hands held calls back to their clients, to be retried at the VIP
+	// (call it once the peer serves there); deactivate follows as usual.
+	// An error means nothing is held and the lease may still be held (the
+	// service does not serve, or its stop is not certain): the ordinary
+	// step-down follows.
 	handOver(ctx context.Context) (release func(), err error)
 	role() string
 	lease() leaseInfo
@@ -160,6 +161,8 @@ func (e *embedded) handOver(ctx context.Context) (func(), error) {
 	if unwatch != nil {
 		unwatch() // closing the store is no fencing
 	}
+	ctx, cancel := context.WithTimeout(ctx, handoverDrain)
+	defer cancel()
 	if err := api.srv.Hold(ctx); err != nil {
 		e.log.Warn("handover: calls still in flight when the store closes; they fail", "err", err)
 	}

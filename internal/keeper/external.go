@@ -170,10 +170,15 @@ func (x *external) activate(ctx context.Context) error {
 	return nil
 }
 
-// handOver is not possible: an external service's connections are its
-// own, so the keeper cannot hold its clients' calls.
-func (x *external) handOver(context.Context) (func(), error) {
-	return nil, errors.New("an external service cannot hold its clients' calls")
+// handOver stops the service and releases the lease while the VIP is
+// still here: the keeper cannot hold an external service's clients, but
+// until the peer serves, their new connections are refused here at once
+// rather than lost on a VIP nobody holds, so they retry at once.
+func (x *external) handOver(ctx context.Context) (func(), error) {
+	if err := x.deactivate(ctx); err != nil {
+		return nil, err
+	}
+	return func() {}, nil
 }
 
 // deactivate stops the service and releases the lease, in that order; the

@@ -323,8 +323,8 @@ func (k *Keeper) writeBeacon() {
 		why = beaconStopping
 	case k.serving:
 		why = beaconServing
-	case k.active || k.activating:
-		why = beaconActive
+	case k.active || k.activating || vs.State == vrrp.StateMaster:
+		why = beaconActive // MASTER before the gate runs, too
 	case k.paused:
 		why = "paused"
 	case k.checkHold:
@@ -510,9 +510,7 @@ func (k *Keeper) beginHandOver(ctx context.Context) (*handoff, error) {
 		return nil, errors.New("the peer is not ready to take over")
 	}
 	start := time.Now()
-	hctx, cancel := context.WithTimeout(ctx, handoverDrain)
-	defer cancel()
-	release, err := k.svc.handOver(hctx)
+	release, err := k.svc.handOver(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -520,24 +518,38 @@ func (k *Keeper) beginHandOver(ctx context.Context) (*handoff, error) {
 }
 
 // Bounds of a planned handover: how long calls in flight may take to
-// finish before the store closes under them, and how often the peer's
-// beacon is read while held calls wait for it.
+// finish before the store closes under them, how long this node waits for
+// the peer to serve (an external service's cold start), and how often the
+// peer's beacon is read meanwhile.
 const (
 	handoverDrain = time.Second
+	handoverWait  = 10 * time.Second
 	beaconPoll    = 2 * time.Millisecond
 )
 
 // waitPeerServing waits until the peer's beacon, rewritten since from was
-// read, says it serves at the VIP; at most two lease timeouts.
+// read, says it serves at the VIP. It gives up when the beacon says the
+// peer no longer takes over, when it stops moving, or after handoverWait.
 func (k *Keeper) waitPeerServing(ctx context.Context, from beacon) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*k.timing.LeaseTimeout)
+	ctx, cancel := context.WithTimeout(ctx, handoverWait)
 	defer cancel()
 	t := time.NewTicker(beaconPoll)
 	defer t.Stop()
+	w := peerWatch{stale: k.peers.stale}
+	w.observe(time.Now(), from, true)
 	for {
 		b, ok, err := readPeerBeacon(k.cfg.Keeper.DataDir, k.cfg.Keeper.Node)
-		if err == nil && ok && b.Node == from.Node && b.Counter != from.Counter && b.Why == beaconServing {
+		now := time.Now()
+		if err == nil {
+			w.observe(now, b, ok)
+		}
+		switch {
+		case w.moved && w.last.Why == beaconServing:
 			return nil
+		case w.moved && !w.up(now):
+			return fmt.Errorf("%s is not taking over: %s", w.last.Node, w.last.Why)
+		case now.Sub(w.changed) > w.stale:
+			return fmt.Errorf("the beacon of %s has not moved for %v", from.Node, now.Sub(w.changed).Round(time.Millisecond))
 		}
 		select {
 		case <-ctx.Done():
