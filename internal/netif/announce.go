@@ -80,23 +80,27 @@ type Announcer struct {
 	Logger *slog.Logger // nil: slog.Default()
 
 	sent, failed atomic.Uint64
-	firstSent    bool // SendFirstRound sent the first round of the first burst
+	presend      int // frames of the first burst SendFirst sent already
 }
 
-// SendFirstRound sends one round of the frames on the caller's goroutine,
-// and Run then skips that round: a new master's first gratuitous ARP
-// leaves right after the VIP is added, as keepalived's does, instead of
-// waiting for Run's goroutine to be scheduled. It does nothing when the
-// schedule does not start at once or spaces packets (Interval), and must
-// be called before Run.
-func (a *Announcer) SendFirstRound() {
-	if at, _, ok := a.Config.Next(-1); !ok || at != 0 || a.Config.Interval > 0 || a.Sender == nil || a.Config.Validate() != nil {
+// SendFirst sends the start of the first burst on the caller's goroutine,
+// and Run then carries on after it: a new master's first gratuitous ARP
+// leaves right after the VIP is added, as keepalived's does, not when
+// Run's goroutine is scheduled. That is one round of all frames, or only
+// the first frame when Interval spaces packets. It does nothing when the
+// schedule does not start at once, and must be called before Run.
+func (a *Announcer) SendFirst() {
+	if at, repeat, ok := a.Config.Next(-1); !ok || at != 0 || repeat == 0 || a.Sender == nil || a.Config.Validate() != nil {
 		return
 	}
-	for _, f := range a.Frames {
+	n := len(a.Frames)
+	if a.Config.Interval > 0 {
+		n = min(n, 1)
+	}
+	for _, f := range a.Frames[:n] {
 		a.send(f)
 	}
-	a.firstSent = true
+	a.presend = n
 }
 
 func (a *Announcer) send(f []byte) {
@@ -135,11 +139,17 @@ func (a *Announcer) Run(ctx context.Context) error {
 		if !sleepUntil(ctx, start.Add(at)) {
 			return nil
 		}
-		if after < 0 && a.firstSent {
-			repeat--
+		skip := 0
+		if after < 0 {
+			skip = a.presend
+			first = skip == 0
 		}
 		for range repeat {
 			for _, f := range a.Frames {
+				if skip > 0 {
+					skip--
+					continue
+				}
 				if ctx.Err() != nil {
 					return nil
 				}

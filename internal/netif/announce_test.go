@@ -73,7 +73,7 @@ func (f *fakeSender) Send(b []byte) error {
 	return nil
 }
 
-// SendFirstRound before Run changes who sends the first round, not what is
+// SendFirst before Run changes who sends the first round, not what is
 // sent.
 func TestAnnouncerSendsRoundsOfAllFrames(t *testing.T) {
 	for _, firstRound := range []bool{false, true} {
@@ -85,9 +85,9 @@ func TestAnnouncerSendsRoundsOfAllFrames(t *testing.T) {
 			Logger: slog.New(slog.DiscardHandler),
 		}
 		if firstRound {
-			a.SendFirstRound()
+			a.SendFirst()
 			if len(fs.frames) != 2 {
-				t.Fatalf("SendFirstRound sent %d frames, want one per VIP", len(fs.frames))
+				t.Fatalf("SendFirst sent %d frames, want one per VIP", len(fs.frames))
 			}
 		}
 		if err := a.Run(t.Context()); err != nil {
@@ -137,5 +137,33 @@ func TestAnnouncerRejectsBadConfig(t *testing.T) {
 	}
 	if err := (&Announcer{Config: DefaultAnnounceConfig()}).Run(t.Context()); err == nil {
 		t.Fatal("nil sender accepted")
+	}
+}
+
+// With packets spaced by Interval, SendFirst sends only the first frame and
+// Run the rest of the burst, in order.
+func TestAnnouncerSendFirstWithInterval(t *testing.T) {
+	fs := &fakeSender{}
+	a := &Announcer{
+		Config: AnnounceConfig{Repeat: 2, RefreshRepeat: 1, Interval: time.Millisecond},
+		Sender: fs,
+		Frames: [][]byte{{1}, {2}},
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	a.SendFirst()
+	if len(fs.frames) != 1 {
+		t.Fatalf("SendFirst sent %d frames, want 1 (Interval spaces packets)", len(fs.frames))
+	}
+	if err := a.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := []byte{1, 2, 1, 2}
+	if len(fs.frames) != len(want) {
+		t.Fatalf("sent %d frames, want %d", len(fs.frames), len(want))
+	}
+	for i, f := range fs.frames {
+		if f[0] != want[i] {
+			t.Fatalf("frame %d = %d, want %d", i, f[0], want[i])
+		}
 	}
 }

@@ -540,18 +540,8 @@ func (in *Instance) announceConfig() netif.AnnounceConfig {
 	return ac
 }
 
-// startAnnounce sends one gratuitous ARP/NA per VIP at once, before the
-// transition is reported (a peer handing its clients over releases them
-// when it hears of it, and they must reach this host), then runs
-// keepalived's GARP/NA schedule until MASTER is left.
+// startAnnounce runs keepalived's GARP/NA schedule until MASTER is left.
 func (in *Instance) startAnnounce() {
-	if frames := in.announceFrames(); in.frameSender != nil {
-		for _, f := range frames {
-			if err := in.frameSender.Send(f); err != nil {
-				in.log.Warn("gratuitous ARP/NA not sent", "err", err)
-			}
-		}
-	}
 	in.runAnnouncer(in.announceConfig())
 }
 
@@ -587,6 +577,11 @@ func (in *Instance) runAnnouncer(ac netif.AnnounceConfig) {
 		in.announceCtx = ctx
 	}
 	a := &netif.Announcer{Config: ac, Sender: in.frameSender, Frames: frames, Logger: in.log}
+	// The burst starts here, before the transition is reported: the claim
+	// follows the VIP at once (keepalived's reaction), and a peer handing
+	// its clients over releases them when it hears of it, so they must
+	// reach this host by then.
+	a.SendFirst()
 	in.announceWG.Add(1)
 	go func(ctx context.Context) {
 		defer in.announceWG.Done()
