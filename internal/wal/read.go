@@ -243,6 +243,8 @@ func (c *cursor) clip(seal Seal, fn ApplyFunc) error {
 		}
 		c.released = p.end
 	}
+	clear(c.held)
+	clear(c.partial)
 	c.held, c.partial = c.held[:0], c.partial[:0]
 	if c.released.after(end) {
 		return fmt.Errorf("%w: record up to %v was applied but the seal of epoch %d ends at %v", ErrCorrupt, c.released, seal.Epoch, end)
@@ -338,7 +340,12 @@ func (c *cursor) readSegment(seg segment, limit int64, complete, hold bool, fn A
 					}
 					c.released = p.end
 				}
-				c.held, c.partial = append(c.held[:0], c.partial...), c.partial[:0]
+				// Drop the delivered payloads (clear: a large batch must
+				// not stay referenced from the slices' spare room).
+				clear(c.held)
+				c.held = append(c.held[:0], c.partial...)
+				clear(c.partial)
+				c.partial = c.partial[:0]
 			}
 		}
 	}
