@@ -251,20 +251,34 @@ func (p *pair) promoteAfter(ctx context.Context, h *netlab.Host, t0 time.Time) (
 	return at, 0, refused, false
 }
 
-// demoteAfter returns when h's keeper first finished stepping down (VIP
-// gone, API stopped, store closed and the lease released) after t0.
-func (p *pair) demoteAfter(ctx context.Context, h *netlab.Host, t0 time.Time) (time.Time, bool) {
+// leaseFreedAfter returns when h's keeper first released the lease after
+// t0: during a planned handover (its "handover" event says how long after
+// the handover began), or else when it finished stepping down ("demote":
+// VIP gone, service stopped, lease released).
+func (p *pair) leaseFreedAfter(ctx context.Context, h *netlab.Host, t0 time.Time) (time.Time, bool) {
 	st, err := p.status(ctx, h)
 	if err != nil {
 		return time.Time{}, false
 	}
 	for _, ev := range st.Events {
-		if ev.Kind == "demote" && ev.At.After(t0) {
+		if !ev.At.After(t0) {
+			continue
+		}
+		if ev.Kind == "demote" {
 			return ev.At, true
+		}
+		if m := handoverRE.FindStringSubmatch(ev.Detail); ev.Kind == "handover" && m != nil {
+			took, err1 := time.ParseDuration(m[1])
+			freed, err2 := time.ParseDuration(m[2])
+			if err1 == nil && err2 == nil {
+				return ev.At.Add(freed - took), true
+			}
 		}
 	}
 	return time.Time{}, false
 }
+
+var handoverRE = regexp.MustCompile(`in (\S+) \(lease released after (\S+)\)$`)
 
 // keeperPID is the PID of h's running keeper.
 func (p *pair) keeperPID(h *netlab.Host) int { return p.procs[h].PID() }

@@ -104,9 +104,10 @@ type Phases struct {
 	VIP time.Duration
 	// Client: VIP on the new node → the client's first success after it.
 	Client time.Duration
-	// OldDown: fault → the old active node finished stepping down (VIP
-	// removed, API stopped, store closed, lease released), when it did so
-	// itself (host loss by link, switchover).
+	// OldDown: fault → the old active node released the lease, when it
+	// did so itself (host loss by link, switchover, service crash): during
+	// a planned handover (clients held, VIP still there), or else at the
+	// end of its step-down (VIP removed, service stopped).
 	OldDown time.Duration
 	// Refused counts the new node's gate refusals between the fault and
 	// its takeover ("peer alive on storage": the old node still held the
@@ -249,7 +250,7 @@ func (r *Report) Write(w io.Writer) error {
 	}
 	b.WriteString("speed-up = recipe p50 / milvus-ha p50.\n")
 
-	b.WriteString("\nWhere milvus-ha's time goes (medians, from the fault): old node stepped down (lease released) | new node decides |\n")
+	b.WriteString("\nWhere milvus-ha's time goes (medians, from the fault): old node released the lease | new node decides |\n")
 	b.WriteString("gate (lease, seal, promote, API) | VIP on the new node | VIP → first client success | gate refusals (total)\n")
 	for _, sc := range Scenarios {
 		res := r.find(sc, MilvusHA)

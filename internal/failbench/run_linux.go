@@ -276,7 +276,7 @@ func (m *meter) pairEvent(ctx context.Context, pr *pair, w *workload, sc Scenari
 			ph.Detect = at.Add(-took).Sub(oc.t0)
 		}
 		ph.Refused = refused
-		if at, ok := pr.demoteAfter(ctx, pr.other(to), oc.t0); ok {
+		if at, ok := pr.leaseFreedAfter(ctx, pr.other(to), oc.t0); ok {
 			ph.OldDown = at.Sub(oc.t0)
 		}
 	}
