@@ -70,11 +70,14 @@
 //     (SIGSTOP, VM freeze, host suspend: the wall clock ran on) longer
 //     than that refuses from its first instant, before any of its
 //     goroutines has run, and serves again only after a renewal that
-//     started after the pause succeeded within the lease.
+//     started after the pause succeeded within the lease. AwaitServe is
+//     the read path's form: a window that only lapsed (a late tick on a
+//     loaded host) waits up to one lease timeout for the next published
+//     window instead of failing the read at once.
 //
 // Data safety does not depend on the timing rules: it rests on rule 7 and
 // the WAL's seal (see package wal). The timing rules keep a stale primary
-// from serving reads (vectordb checks ServeCheck before every read) and
+// from serving reads (vectordb checks AwaitServe before every read) and
 // keep the pair from flapping.
 //
 // # Clock

@@ -82,8 +82,10 @@
 //
 // A node that has been primary answers Get, Query, Count and Search only
 // while it can prove that it still holds the storage lease
-// (guard.Guard.ServeCheck: renewed within the serve window, ticking, and
-// revalidated after any pause); otherwise they fail with ErrLeaseUnproven
+// (guard.Guard.AwaitServe: renewed within the serve window, ticking, and
+// revalidated after any pause; a read that finds the window just lapsed
+// waits up to a lease timeout for the guard to revalidate or lose the
+// lease); otherwise they fail with ErrLeaseUnproven
 // (Milvus code 2, service unavailable, retriable). A primary frozen past
 // its lease (SIGSTOP, VM freeze, host suspend) may have been replaced by
 // a peer that has written since: from the first instant after it resumes

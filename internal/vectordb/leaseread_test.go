@@ -17,7 +17,7 @@ type heldLog struct {
 	now time.Duration
 }
 
-func (l *heldLog) serveCheck() error {
+func (l *heldLog) awaitServe(context.Context) error {
 	if l.h == nil {
 		return guard.ErrNotHolding
 	}

@@ -152,9 +152,11 @@ func gatherColumn(fs *fieldStore, rows []uint32) Column {
 // leased is a log backend whose writes rest on a storage lease
 // (walBackend; the in-memory log of tests has none).
 type leased interface {
-	// serveCheck is nil while the lease is proven held; cheap enough for
-	// every read (guard.Guard.ServeCheck: an atomic load and a clock read).
-	serveCheck() error
+	// awaitServe is nil while the lease is proven held; cheap enough for
+	// every read (guard.Guard.AwaitServe: an atomic load and a clock read).
+	// A window that only lapsed (a late heartbeat) waits for the guard's
+	// next tick to revalidate the lease, up to a lease timeout or ctx.
+	awaitServe(ctx context.Context) error
 }
 
 // mayRead refuses reads that could be stale: on a node that has been
@@ -162,7 +164,7 @@ type leased interface {
 // primary paused past its lease (SIGSTOP, VM freeze) may have been
 // replaced by a peer that wrote since; its own data may be old. A standby
 // is stale by nature and not asked (the keeper serves no API there).
-func (db *DB) mayRead() error {
+func (db *DB) mayRead(ctx context.Context) error {
 	if Role(db.role.Load()) == RoleStandby {
 		return nil
 	}
@@ -170,18 +172,18 @@ func (db *DB) mayRead() error {
 	if !ok {
 		return nil
 	}
-	if err := l.serveCheck(); err != nil {
+	if err := l.awaitServe(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrLeaseUnproven, err)
 	}
 	return nil
 }
 
 // readable returns the loaded collection, if the DB may answer reads.
-func (db *DB) readable(coll string) (*collection, error) {
+func (db *DB) readable(ctx context.Context, coll string) (*collection, error) {
 	if db.closed.Load() {
 		return nil, ErrClosed
 	}
-	if err := db.mayRead(); err != nil {
+	if err := db.mayRead(ctx); err != nil {
 		return nil, err
 	}
 	c, err := db.lookup(coll)
@@ -200,7 +202,7 @@ func (db *DB) readable(coll string) (*collection, error) {
 // Get returns the live rows with the given keys, in the order of pks
 // (missing keys are skipped), with the primary key and outputFields.
 func (db *DB) Get(ctx context.Context, coll string, pks Column, outputFields []string) (*Batch, error) {
-	c, err := db.readable(coll)
+	c, err := db.readable(ctx, coll)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +237,7 @@ func (db *DB) Query(ctx context.Context, coll string, q QueryRequest) (*Batch, e
 		}
 		return &Batch{Columns: []Column{{Name: CountField, Type: TypeInt64, Ints: []int64{n}}}}, nil
 	}
-	c, err := db.readable(coll)
+	c, err := db.readable(ctx, coll)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +324,7 @@ func (c *collection) firstByPK(rows []uint32, n int) []uint32 {
 // Count returns the number of rows matching filter (empty: all), i.e.
 // Milvus' count(*).
 func (db *DB) Count(ctx context.Context, coll, filter string, params map[string]any) (int64, error) {
-	c, err := db.readable(coll)
+	c, err := db.readable(ctx, coll)
 	if err != nil {
 		return 0, err
 	}

@@ -26,7 +26,7 @@ func better(m Metric, a, b float32) bool {
 
 // Search runs one k-NN search per query vector.
 func (db *DB) Search(ctx context.Context, coll string, req SearchRequest) ([]SearchResult, error) {
-	c, err := db.readable(coll)
+	c, err := db.readable(ctx, coll)
 	if err != nil {
 		return nil, err
 	}

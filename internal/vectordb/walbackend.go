@@ -252,8 +252,8 @@ func (b *walBackend) Close() error {
 	return errors.Join(errs...)
 }
 
-// serveCheck is the lease's verdict for a read (guard.Guard.ServeCheck).
-func (b *walBackend) serveCheck() error { return b.g.ServeCheck() }
+// awaitServe is the lease's verdict for a read (guard.Guard.AwaitServe).
+func (b *walBackend) awaitServe(ctx context.Context) error { return b.g.AwaitServe(ctx) }
 
 // lost is closed when the lease ends (nil channel before it is held).
 func (b *walBackend) lost() <-chan struct{} {
