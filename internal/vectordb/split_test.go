@@ -197,7 +197,7 @@ func TestSplitWriteOnDisk(t *testing.T) {
 	rng := rand.New(rand.NewPCG(24, 24))
 	dir := t.TempDir()
 	a := openDisk(t, dir, "a", Primary)
-	mustCreate(t, a, testSchema("c"), IndexParams{Type: IndexHNSW, Metric: MetricL2})
+	mustCreate(t, a, testSchema("c"), IndexParams{Type: IndexFLAT, Metric: MetricL2})
 	b := openDisk(t, dir, "b", Standby)
 	o := oracle{}
 	if err := upsertRows(t, a, o, rng, 0, 300); err != nil {

@@ -208,6 +208,9 @@ func runChild(t *testing.T, data string, base uint64, rng *rand.Rand) ([]uint64,
 		select {
 		case <-readyCh:
 			ready = true
+		case <-done:
+			cmd.Wait()
+			t.Fatalf("child exited before it was ready: %s", errLine)
 		case <-time.After(30 * time.Second):
 			t.Fatal("child never became ready")
 		}
