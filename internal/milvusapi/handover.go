@@ -176,14 +176,16 @@ type holdConn struct {
 	net.Conn
 	g *holdGate
 
-	// Read side: bytes read from the socket and not yet given to grpc-go,
-	// and where they are in the client's stream.
+	// Read side: bytes read from the socket and not yet given to grpc-go
+	// (in rstore), and where they are in the client's stream.
+	rstore   []byte
 	rbuf     []byte
 	rpreface int // preface bytes still to pass
 	rheader  int // bytes of the current frame header still to pass
 	rpayload int // payload bytes of the current frame still to pass
 	open     map[uint32]struct{}
 	last     uint32 // highest stream ID given to grpc-go
+	closed   bool   // Close was called (g.mu)
 
 	wmu      sync.Mutex
 	wfr      frameScanner
@@ -205,12 +207,15 @@ func (c *holdConn) Read(p []byte) (int, error) {
 		}
 		if blocked {
 			c.g.waiters++
-			for c.g.held && !c.g.released {
+			for c.g.held && !c.g.released && !c.closed {
 				c.g.changed.Wait()
 			}
 			c.g.waiters--
-			released := c.g.released
+			released, closed := c.g.released, c.closed
 			c.g.mu.Unlock()
+			if closed {
+				return 0, net.ErrClosed
+			}
 			if released {
 				// grpc-go closes the connection on this EOF: the GOAWAY
 				// must be out first.
@@ -226,11 +231,24 @@ func (c *holdConn) Read(p []byte) (int, error) {
 	}
 }
 
-// fill reads more of the socket into rbuf.
+// readBuf is the size of a connection's read buffer.
+const readBuf = 32 << 10
+
+// fill reads more of the socket into rbuf, reusing rstore.
 func (c *holdConn) fill() error {
-	var buf [32 << 10]byte
-	n, err := c.Conn.Read(buf[:])
-	c.rbuf = append(c.rbuf, buf[:n]...)
+	if c.rstore == nil {
+		c.rstore = make([]byte, 0, readBuf)
+	}
+	if cap(c.rbuf)-len(c.rbuf) < readBuf/2 {
+		// Move what is left to the front (or grow, while held).
+		c.rbuf = append(c.rstore[:0], c.rbuf...)
+		if cap(c.rbuf)-len(c.rbuf) < readBuf/2 {
+			c.rbuf = append(make([]byte, 0, len(c.rbuf)+readBuf), c.rbuf...)
+		}
+		c.rstore = c.rbuf[:0]
+	}
+	n, err := c.Conn.Read(c.rbuf[len(c.rbuf):cap(c.rbuf)])
+	c.rbuf = c.rbuf[:len(c.rbuf)+n]
 	if n > 0 {
 		return nil
 	}
@@ -364,6 +382,7 @@ func (c *holdConn) Close() error {
 			err = c.Conn.Close()
 		}
 		c.g.mu.Lock()
+		c.closed = true
 		delete(c.g.conns, c)
 		c.g.changed.Broadcast()
 		c.g.mu.Unlock()
