@@ -206,10 +206,11 @@ func (k *Keeper) switchover(w http.ResponseWriter, r *http.Request) {
 	}
 	// Hold the clients and free the lease first, so that the peer's gate
 	// finds it free when our priority-0 advert reaches it.
-	h, err := k.beginHandOver(r.Context())
+	h, err := k.beginHandOver()
 	if err != nil {
 		k.log.Info("switchover without holding the clients", "reason", err)
 	} else {
+		_ = h.wait(r.Context(), k.handoverStep()) // HandOver looks again
 		k.mu.Lock()
 		k.handoff = h
 		k.mu.Unlock()
@@ -223,7 +224,7 @@ func (k *Keeper) switchover(w http.ResponseWriter, r *http.Request) {
 		h, k.handoff = k.handoff, nil
 		k.mu.Unlock()
 		if h != nil {
-			h.release()
+			go h.finish()
 		}
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return

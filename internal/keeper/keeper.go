@@ -62,6 +62,7 @@ type Keeper struct {
 	wdPets       uint64
 	stopServices context.CancelFunc // stops the service checks
 	handoff      *handoff           // begun by a switchover, for HandOver
+	stepping     *handoff           // a handover's step still running, for LeftMaster
 	events       []Event
 }
 
@@ -457,15 +458,16 @@ func (k *Keeper) refuse(why string) error {
 }
 
 // HandOver runs when this node leaves MASTER, the VIP still here. On a
-// planned move (the peer is a ready standby or already taking over, and
-// the service can hold its clients) it holds new client calls, lets those
-// in flight finish and gives the lease up, so that the peer's gate takes
-// it at once; the held calls go back to their clients, to be retried at
-// the VIP, as soon as the peer's beacon says it serves there (or after
-// two lease timeouts). A retrying client sees a slow call, not a failed
-// one. Otherwise it returns at once. LeftMaster follows either way, after
-// the VIP is gone. A switchover begins the handover before it resigns
-// (beginHandOver), so that the peer finds the lease free.
+// planned move (the peer is a ready standby or already taking over) the
+// service gives the lease up while the VIP stays: the embedded one holds
+// new client calls, lets those in flight finish and closes the store; an
+// external one is stopped. The peer's gate takes the lease at once. Held
+// calls go back to their clients, to be retried at the VIP, as soon as the
+// peer's beacon says it serves there: a retrying client sees a slow call,
+// not a failed one. Otherwise it returns at once. The service's step is
+// bounded (handoverStep): on hung storage the VIP must still go. LeftMaster
+// follows either way, after the VIP is gone. A switchover begins the
+// handover before it resigns, so that the peer finds the lease free.
 func (k *Keeper) HandOver(ctx context.Context) {
 	k.mu.Lock()
 	h := k.handoff
@@ -473,10 +475,17 @@ func (k *Keeper) HandOver(ctx context.Context) {
 	k.mu.Unlock()
 	if h == nil {
 		var err error
-		if h, err = k.beginHandOver(ctx); err != nil {
+		if h, err = k.beginHandOver(); err != nil {
 			k.log.Info("not handing clients over", "reason", err)
 			return
 		}
+	}
+	if err := h.wait(ctx, k.handoverStep()); err != nil {
+		k.log.Warn("not handing clients over", "reason", err)
+		k.mu.Lock()
+		k.stepping = h // LeftMaster waits for it
+		k.mu.Unlock()
+		return
 	}
 	waited := k.waitPeerServing(ctx, h.peer)
 	h.release()
@@ -488,19 +497,50 @@ func (k *Keeper) HandOver(ctx context.Context) {
 	}
 }
 
-// handoff is a planned handover under way: the service holds its clients'
-// calls and has released the lease.
+// handoff is a planned handover under way: the service's step (hold the
+// clients, release the lease) runs on its own goroutine until done.
 type handoff struct {
-	release func()    // hands the held calls back
-	peer    beacon    // the peer's beacon when it began
-	start   time.Time // when it began
-	free    time.Duration
+	peer  beacon    // the peer's beacon when it began
+	start time.Time // when it began
+	done  chan struct{}
+	// Set before done is closed:
+	release func() // hands the held calls back (nil after an error)
+	err     error
+	free    time.Duration // start → lease released
 }
 
+// wait waits up to bound (from the start) for the service's step; nil
+// once the lease is released and the clients are held.
+func (h *handoff) wait(ctx context.Context, bound time.Duration) error {
+	t := time.NewTimer(time.Until(h.start.Add(bound)))
+	defer t.Stop()
+	select {
+	case <-h.done:
+		return h.err
+	case <-t.C:
+		return fmt.Errorf("the service has not given the lease up after %v", bound)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// finish waits for the service's step without bound and hands back the
+// calls it held. LeftMaster calls it after a handover gave up waiting.
+func (h *handoff) finish() {
+	<-h.done
+	if h.release != nil {
+		h.release()
+	}
+}
+
+// handoverStep bounds the service's step of a handover: the drain, then
+// closing the store (or stopping an external service) and the release.
+func (k *Keeper) handoverStep() time.Duration { return handoverDrain + k.timing.LeaseTimeout }
+
 // beginHandOver stops this node's service checks, tells the peer that it
-// steps down, and has the service hold its clients and release the lease,
-// if the peer is ready to take over.
-func (k *Keeper) beginHandOver(ctx context.Context) (*handoff, error) {
+// steps down and, if the peer is up to take over, starts the service's
+// step of the handover.
+func (k *Keeper) beginHandOver() (*handoff, error) {
 	k.leave()
 	k.mu.Lock()
 	ready := k.peerErr == "" && k.peers.up(time.Now())
@@ -509,12 +549,15 @@ func (k *Keeper) beginHandOver(ctx context.Context) (*handoff, error) {
 	if !ready {
 		return nil, errors.New("the peer is not ready to take over")
 	}
-	start := time.Now()
-	release, err := k.svc.handOver(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &handoff{release: release, peer: peer, start: start, free: time.Since(start)}, nil
+	h := &handoff{peer: peer, start: time.Now(), done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		// Not the caller's context: the step must run to its end (a stop
+		// must be confirmed); it bounds its own waits.
+		h.release, h.err = k.svc.handOver(context.Background())
+		h.free = time.Since(h.start)
+	}()
+	return h, nil
 }
 
 // Bounds of a planned handover: how long calls in flight may take to
@@ -579,6 +622,13 @@ func (k *Keeper) leave() {
 // the service, then release the lease.
 func (k *Keeper) LeftMaster(ctx context.Context) {
 	k.leave()
+	k.mu.Lock()
+	h := k.stepping
+	k.stepping = nil
+	k.mu.Unlock()
+	if h != nil {
+		h.finish()
+	}
 	defer func() {
 		k.mu.Lock()
 		k.leaving = false

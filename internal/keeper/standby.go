@@ -131,7 +131,13 @@ func (b *beaconFile) write(ready bool, why string) error {
 	return unix.Fdatasync(int(b.f.Fd()))
 }
 
-func (b *beaconFile) close() error { return b.f.Close() }
+// close closes the file after a write in progress (one may run on its
+// own goroutine); later writes fail.
+func (b *beaconFile) close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.f.Close()
+}
 
 // readPeerBeacon reads the beacon of the other node in dir (any node but
 // self). ok is false when there is none; a record that does not decode is
