@@ -110,6 +110,7 @@ type beaconFile struct {
 	f       *os.File
 	node    string
 	counter uint64
+	syncing sync.WaitGroup // syncs in flight (close waits)
 }
 
 func openBeacon(dir, node string) (*beaconFile, error) {
@@ -120,12 +121,18 @@ func openBeacon(dir, node string) (*beaconFile, error) {
 	return &beaconFile{f: f, node: node}, nil
 }
 
+// write rewrites the record and syncs it. The sync runs outside the lock:
+// a write the peer waits for (serving, stopping) must not queue behind the
+// periodic one's sync on a busy disk.
 func (b *beaconFile) write(ready bool, why string) error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.counter++
 	r := encodeBeacon(beacon{Node: b.node, Counter: b.counter, Ready: ready, Why: why})
-	if _, err := b.f.WriteAt(r[:], 0); err != nil {
+	_, err := b.f.WriteAt(r[:], 0)
+	b.syncing.Add(1)
+	b.mu.Unlock()
+	defer b.syncing.Done()
+	if err != nil {
 		return err
 	}
 	return unix.Fdatasync(int(b.f.Fd()))
@@ -136,6 +143,7 @@ func (b *beaconFile) write(ready bool, why string) error {
 func (b *beaconFile) close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.syncing.Wait()
 	return b.f.Close()
 }
 
