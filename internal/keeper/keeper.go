@@ -542,13 +542,12 @@ func (k *Keeper) handoverStep() time.Duration { return handoverDrain + k.timing.
 // step of the handover.
 func (k *Keeper) beginHandOver() (*handoff, error) {
 	k.leave()
-	k.mu.Lock()
-	ready := k.peerErr == "" && k.peers.up(time.Now())
-	peer := k.peers.last
-	k.mu.Unlock()
-	if !ready {
+	if !k.peerTakesOver() {
 		return nil, errors.New("the peer is not ready to take over")
 	}
+	k.mu.Lock()
+	peer := k.peers.last
+	k.mu.Unlock()
 	h := &handoff{peer: peer, start: time.Now(), done: make(chan struct{})}
 	go func() {
 		defer close(h.done)
@@ -559,6 +558,35 @@ func (k *Keeper) beginHandOver() (*handoff, error) {
 	}()
 	return h, nil
 }
+
+// peerTakesOver says whether the peer is up to take over now: VRRP says
+// it is master (it preempts), or its beacon, read afresh (the periodic read
+// may be a heartbeat old), says it is a ready standby or active.
+func (k *Keeper) peerTakesOver() bool {
+	if vs, _ := k.speaker.Status(); vs.State == vrrp.StateBackup && vs.Master.IsValid() && vs.MasterPriority > 0 {
+		return true
+	}
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		b, ok, err := readPeerBeacon(k.cfg.Keeper.DataDir, k.cfg.Keeper.Node)
+		if err == nil {
+			k.mu.Lock()
+			k.peers.observe(time.Now(), b, ok)
+			k.mu.Unlock()
+		}
+	}()
+	select {
+	case <-read:
+	case <-time.After(peerReadMax): // storage slow: decide on the last read
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.peerErr == "" && k.peers.up(time.Now())
+}
+
+// peerReadMax bounds the fresh read of the peer's beacon at a handover.
+const peerReadMax = 50 * time.Millisecond
 
 // Bounds of a planned handover: how long calls in flight may take to
 // finish before the store closes under them, how long this node waits for
