@@ -113,10 +113,25 @@ func TestUnicastIPv4(t *testing.T) {
 	cc := listen(t, c, IPv4, Options{Peers: []netip.Addr{ipB}}) // not b's peer
 	mc := listen(t, c, IPv4, Options{})                         // multicast speaker on the LAN
 
+	// Drops are counted by a running Recv, and c's and a's first packets
+	// each wait for ARP, in either order: b reads while c's packet arrives
+	// and is dropped, and only then does a send.
+	got := make(chan Received, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*probe)
+		defer cancel()
+		r, _ := cb.Recv(ctx)
+		got <- r
+	}()
 	send(t, cc, "from-c", ipB)               // b must drop: not a peer
 	send(t, mc, "multicast-c", netip.Addr{}) // b's unicast socket must not see it
+	for deadline := time.Now().Add(probe); cb.Stats().DroppedNotPeer == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("b never dropped c's packet")
+		}
+	}
 	send(t, ca, "from-a", ipB)
-	r := recv(t, cb)
+	r := <-got
 	if string(r.Payload) != "from-a" || r.Src != ipA || r.Dst != ipB || r.TTL != 255 {
 		t.Fatalf("b received %+v", r)
 	}
