@@ -22,7 +22,9 @@ import (
 type protected interface {
 	// activate takes the lease and brings the service up; nil means it
 	// serves. On error nothing serves and the lease is not held (unless a
-	// stop could not be confirmed, see deactivate).
+	// stop could not be confirmed, see deactivate). The error wraps
+	// errServiceFailed when the service itself did not start (not the
+	// lease, not a cancelled takeover).
 	activate(ctx context.Context) error
 	// deactivate stops the service, then releases the lease. An error
 	// means the stop is not certain: the lease is kept (and renewed) and
@@ -54,6 +56,10 @@ type protected interface {
 	lease() leaseInfo
 	close()
 }
+
+// errServiceFailed marks an activation that failed because the service
+// did not start here: the node then stays out for a while (checkPolicy).
+var errServiceFailed = errors.New("the service failed")
 
 // leaseInfo is the storage lease as /status shows it.
 type leaseInfo struct {
@@ -126,7 +132,7 @@ func (e *embedded) activate(ctx context.Context) error {
 	if err != nil {
 		// We hold the lease but cannot serve: give it back at once.
 		e.demote(ctx)
-		return err
+		return fmt.Errorf("%w: %w", errServiceFailed, err)
 	}
 	wctx, unwatch := context.WithCancel(context.Background())
 	e.mu.Lock()

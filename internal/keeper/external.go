@@ -164,6 +164,11 @@ func (x *external) activate(ctx context.Context) error {
 	err = x.drv.Start(sctx)
 	cancel()
 	if err != nil {
+		// The service's own failure, unless the lease ended under it (the
+		// keeper stopped it) or the takeover was called off.
+		if ctx.Err() == nil && x.g.MayServe() == nil {
+			err = fmt.Errorf("%w: %w", errServiceFailed, err)
+		}
 		serr := x.deactivate(ctx)
 		return errors.Join(fmt.Errorf("start %s: %w", x.drv.Name(), err), serr)
 	}

@@ -20,15 +20,19 @@ type fakeDriver struct {
 	running   bool
 	starts    int
 	stops     int
-	failStops int // the next failStops calls to Stop fail
+	failStops int   // the next failStops calls to Stop fail
+	startErr  error // Start fails with it
 }
 
 func (d *fakeDriver) Name() string { return "fake" }
 func (d *fakeDriver) Start(context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.running = true
 	d.starts++
+	if d.startErr != nil {
+		return d.startErr
+	}
+	d.running = true
 	return nil
 }
 func (d *fakeDriver) Stop(context.Context) error {
@@ -150,5 +154,24 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("%s: not within 30s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A service that does not start while the lease is held is the service's
+// failure (the node then stays out, checkPolicy); the lease is released.
+func TestExternalStartFailureIsTheService(t *testing.T) {
+	drv := &fakeDriver{startErr: errors.New("exit 1 at start")}
+	x, dir := newTestExternal(t, drv)
+	err := x.activate(t.Context())
+	if !errors.Is(err, errServiceFailed) {
+		t.Fatalf("activate: %v, want errServiceFailed", err)
+	}
+	if o := ownerOf(t, dir); o.State != guard.StateReleased {
+		t.Fatalf("OWNER after a failed start: %v, want released", o)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := x.activate(ctx); errors.Is(err, errServiceFailed) {
+		t.Fatalf("a called-off takeover counted as the service's failure: %v", err)
 	}
 }

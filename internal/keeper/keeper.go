@@ -416,7 +416,7 @@ func (k *Keeper) BecomeMaster(ctx context.Context) error {
 		if errors.Is(err, guard.ErrPeerAlive) {
 			return k.refuse("peer alive on storage: " + err.Error())
 		}
-		if ctx.Err() == nil {
+		if errors.Is(err, errServiceFailed) {
 			// The service failed here: stay out while the peer serves
 			// (checkPolicy), rather than preempt again after the refusal
 			// and stop the peer's service each time.
