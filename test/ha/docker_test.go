@@ -3,7 +3,6 @@ package ha
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -198,13 +197,12 @@ type dockerServers map[*netlab.Host]string
 
 // newDockerServers creates each host's holder (started, inside the
 // host's namespace) and service container (created, not started: the
-// keeper starts it), named after the lab, and returns them with the
-// keepers' configs.
-func (cl *cluster) newDockerServers(serviceImage, holdImage string) (dockerServers, map[*netlab.Host]string) {
+// keeper starts it), named after the lab, and configures the keepers to
+// protect them.
+func (cl *cluster) newDockerServers(serviceImage, holdImage string) dockerServers {
 	t := cl.t
 	t.Helper()
 	d := dockerServers{}
-	conf := map[*netlab.Host]string{}
 	for _, h := range []*netlab.Host{cl.a, cl.b} {
 		nsPath := "/run/netns/" + h.NetNS()
 		want, err := nsIno(nsPath)
@@ -225,15 +223,17 @@ func (cl *cluster) newDockerServers(serviceImage, holdImage string) (dockerServe
 			return err == nil && got == want
 		})
 		name := h.NetNS()
-		service := mustRun(t, "docker", "create", "--name", name, "--network", "container:"+holder,
-			"--mount", "type=bind,source="+filepath.Join(cl.dir, "data")+",target=/data",
-			serviceImage, "serve", "--data", "/data/db", "--node-id", h.Name(),
-			"--listen", ":19530", "--health-listen", ":9091", "--lease-timeout", "500ms", "--heartbeat", "100ms")
+		create := []string{"create", "--name", name, "--network", "container:" + holder,
+			"--mount", "type=bind,source=" + cl.data[h] + ",target=/data", serviceImage}
+		service := mustRun(t, "docker", append(create, serveArgs(h, "/data/db")...)...)
 		removeContainer(t, service)
 		d[h] = service
-		conf[h] = cl.serviceConfig(h, "docker", fmt.Sprintf(`  docker: {container: %s, address: "127.0.0.1:19530"}`, name))
 	}
-	return d, conf
+	cl.configure(func(h *netlab.Host) keeperConfig {
+		return keeperConfig{kind: "docker", dataDir: cl.data[h],
+			service: fmt.Sprintf("  docker: {container: %s, address: %q}", h.NetNS(), serviceAddr)}
+	})
+	return d
 }
 
 func (d dockerServers) startStray(t *testing.T, h *netlab.Host) {
@@ -250,27 +250,6 @@ func (d dockerServers) pid(t *testing.T, h *netlab.Host) int {
 	return pid
 }
 
-// serviceConfig writes h's keeper config with the given service block
-// (indented two spaces) and returns its path.
-func (cl *cluster) serviceConfig(h *netlab.Host, kind, service string) string {
-	path := filepath.Join(cl.dir, h.Name()+"-"+kind+".yaml")
-	text := fmt.Sprintf(`node: %s
-interface: eth0
-vip: %s/24
-vrid: 51
-priority: %d
-advert_interval: %s
-data_dir: %s
-service:
-%s
-api: {listen: "%s"}
-`, h.Name(), vip, cl.prio(h), advert, filepath.Join(cl.dir, "data"), service, apiAddr)
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		cl.t.Fatal(err)
-	}
-	return path
-}
-
 // serviceCheckOK waits until h's keeper reports its own service check
 // (the driver says running, and Milvus at the service address answers
 // CheckHealth) running and passing.
@@ -279,20 +258,8 @@ func (cl *cluster) serviceCheckOK(h *netlab.Host) {
 	t.Helper()
 	var last string
 	waitFor(t, 10*time.Second, h.Name()+"'s service check ok", func() bool {
-		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-		defer cancel()
-		out, err := h.Run(ctx, binary, "status", "--api", apiAddr)
+		st, err := cl.status(h)
 		if err != nil {
-			last = err.Error()
-			return false
-		}
-		var st struct {
-			Checks []struct {
-				Name, State, Detail string
-				Running             bool
-			} `json:"checks"`
-		}
-		if err := json.Unmarshal(out, &st); err != nil {
 			last = err.Error()
 			return false
 		}
@@ -302,7 +269,7 @@ func (cl *cluster) serviceCheckOK(h *netlab.Host) {
 				return c.Running && c.State == "ok"
 			}
 		}
-		last = "no service check in " + string(out)
+		last = fmt.Sprintf("no service check in %+v", st.Checks)
 		return false
 	})
 	t.Logf("%s: service check %s", h.Name(), last)
@@ -320,14 +287,14 @@ type managedServers interface {
 }
 
 // managedFailover is the scenario of the docker and systemd tests, with
-// the keepers' configs in conf: a server found running on a node that
-// does not hold the lease is stopped when its keeper starts; the keeper
-// starts its server on becoming active (and checks it: the driver says
-// running, Milvus at 127.0.0.1:19530 in the host's namespace answers
+// the keepers configured to protect srv: a server found running on a node
+// that does not hold the lease is stopped when its keeper starts; the
+// keeper starts its server on becoming active (and checks it: the driver
+// says running, Milvus at 127.0.0.1:19530 in the host's namespace answers
 // CheckHealth) and stops it on stepping down (preempted, host loss); the
 // server outlives a killed keeper and is stopped by the restarted one.
 // After each step every acknowledged write is present.
-func (cl *cluster) managedFailover(srv managedServers, conf map[*netlab.Host]string) {
+func (cl *cluster) managedFailover(srv managedServers) {
 	t := cl.t
 	running := func(h *netlab.Host) int {
 		t.Helper()
@@ -346,7 +313,7 @@ func (cl *cluster) managedFailover(srv managedServers, conf map[*netlab.Host]str
 	// alone, becomes active and starts it again.
 	srv.startStray(t, cl.b)
 	stray := running(cl.b)
-	cl.startConfig(cl.b, conf[cl.b])
+	cl.start(cl.b)
 	waitGone(t, stray, 30*time.Second)
 	t.Logf("stray server on b (pid %d) stopped by b's keeper at start-up", stray)
 	cl.waitActive(cl.b, 30*time.Second)
@@ -354,26 +321,22 @@ func (cl *cluster) managedFailover(srv managedServers, conf map[*netlab.Host]str
 	cl.serviceCheckOK(cl.b)
 
 	// a, preferred, preempts: b stops its server, a starts its own.
-	cl.startConfig(cl.a, conf[cl.a])
+	cl.start(cl.a)
 	cl.waitActive(cl.a, 30*time.Second)
 	stopped(cl.b, sb)
 	sa := running(cl.a)
 	cl.serviceCheckOK(cl.a)
 
-	c := cl.client()
-	createCollection(t, c)
-	w, stopWriter := startWriter(t, c)
-	w.waitProgress(t, 20, 20*time.Second)
+	l := cl.startLoad()
+	// A load step, with a longer bound on the takeover, and the new
+	// owner's own service check passing before the writes are awaited.
 	step := func(name string, fault func(), owner *netlab.Host) {
 		t.Helper()
-		t.Logf("fault: %s", name)
-		fault()
-		cl.waitActive(owner, 60*time.Second)
-		cl.serviceCheckOK(owner)
-		w.waitProgress(t, 20, 30*time.Second)
-		acked, fails := w.snapshot()
-		t.Logf("after %s: %d acknowledged, %d failed attempts", name, len(acked), fails)
-		checkAcked(t, c, acked)
+		l.step(name, func() {
+			fault()
+			cl.waitActive(owner, 60*time.Second)
+			cl.serviceCheckOK(owner)
+		}, owner)
 	}
 
 	step("host loss of a", func() { must(t, cl.a.LinkDown()) }, cl.b)
@@ -393,13 +356,10 @@ func (cl *cluster) managedFailover(srv managedServers, conf map[*netlab.Host]str
 	if !alive(sa) {
 		t.Fatalf("a's server (pid %d) ended with its keeper; the restart below would prove nothing", sa)
 	}
-	step("keeper on a restarted", func() { cl.startConfig(cl.a, conf[cl.a]) }, cl.a)
+	step("keeper on a restarted", func() { cl.start(cl.a) }, cl.a)
 	waitGone(t, sa, time.Second)
 
-	stopWriter()
-	acked, fails := w.snapshot()
-	t.Logf("total: %d acknowledged, %d failed attempts", len(acked), fails)
-	checkAcked(t, c, acked)
+	l.finish()
 }
 
 // The docker driver through the keeper (managedFailover), with the
@@ -409,6 +369,5 @@ func TestDockerFailover(t *testing.T) {
 	cl := newCluster(t)
 	// The lab's per-run prefix names the images and containers too.
 	serviceImage, holdImage := dockerImages(t, cl.lab.Prefix())
-	srv, conf := cl.newDockerServers(serviceImage, holdImage)
-	cl.managedFailover(srv, conf)
+	cl.managedFailover(cl.newDockerServers(serviceImage, holdImage))
 }

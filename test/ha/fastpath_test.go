@@ -2,8 +2,6 @@ package ha
 
 import (
 	"context"
-	"encoding/json"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,39 +10,24 @@ import (
 	"github.com/milvus-ha/milvus-ha/internal/netlab"
 )
 
-// keeperStatus is the part of /status these tests read beyond nodeStatus.
-type keeperStatus struct {
-	nodeStatus
-	Hold   string `json:"hold"`
-	Events []struct {
-		Kind   string `json:"kind"`
-		Detail string `json:"detail"`
-	} `json:"events"`
-	Peer struct {
-		Ready bool   `json:"ready"`
-		Why   string `json:"why"`
-	} `json:"peer"`
-}
-
-func (cl *cluster) keeperStatus(h *netlab.Host) keeperStatus {
-	cl.t.Helper()
-	ctx, cancel := context.WithTimeout(cl.t.Context(), 3*time.Second)
-	defer cancel()
-	out, err := h.Run(ctx, binary, "status", "--api", apiAddr)
-	if err != nil {
-		cl.t.Fatalf("status of %s: %v", h.Name(), err)
-	}
-	var st keeperStatus
-	if err := json.Unmarshal(out, &st); err != nil {
-		cl.t.Fatalf("status of %s: %v: %s", h.Name(), err, out)
-	}
-	return st
-}
-
 // waitPeerReady waits until h sees a ready standby (its beacon moving).
 func (cl *cluster) waitPeerReady(h *netlab.Host) {
 	cl.t.Helper()
 	waitFor(cl.t, 20*time.Second, h.Name()+" sees a ready standby", func() bool { return cl.keeperStatus(h).Peer.Ready })
+}
+
+// failoverFromA starts the pair with a writer through the VIP, waits
+// until a, active, sees b as a ready standby, applies fault to a, and
+// waits until b is active and writes go on.
+func (cl *cluster) failoverFromA(fault func()) *load {
+	cl.t.Helper()
+	cl.startPair()
+	l := cl.startLoad()
+	cl.waitPeerReady(cl.a)
+	fault()
+	cl.waitActive(cl.b, 30*time.Second)
+	l.w.waitProgress(cl.t, 20, 30*time.Second)
+	return l
 }
 
 // assertHandedOver checks that h left through the fast path: a handover
@@ -72,31 +55,14 @@ func (cl *cluster) assertHandedOver(h *netlab.Host, check string) {
 // ready standby; a stays out (no failback) while its hold lasts.
 func TestExecServiceCrash(t *testing.T) {
 	cl := newCluster(t)
-	data := filepath.Join(cl.dir, "data")
-	for _, h := range []*netlab.Host{cl.a, cl.b} {
-		conf := cl.execConfig(h, data, "")
-		cl.startConfig(h, conf)
-		if h == cl.a {
-			cl.waitActive(cl.a, 30*time.Second)
-		}
-	}
-	c := cl.client()
-	createCollection(t, c)
-	w, stopWriter := startWriter(t, c)
-	w.waitProgress(t, 20, 20*time.Second)
-	cl.waitPeerReady(cl.a)
-
-	child := cl.servicePID(cl.a)
-	t.Logf("fault: kill -9 of the service (pid %d) on a", child)
-	must(t, syscall.Kill(child, syscall.SIGKILL))
-	cl.waitActive(cl.b, 20*time.Second)
-	w.waitProgress(t, 20, 20*time.Second)
+	cl.configure(cl.execConfig)
+	l := cl.failoverFromA(func() {
+		child := cl.servicePID(cl.a)
+		t.Logf("fault: kill -9 of the service (pid %d) on a", child)
+		must(t, syscall.Kill(child, syscall.SIGKILL))
+	})
 	cl.assertHandedOver(cl.a, "service")
-
-	stopWriter()
-	acked, fails := w.snapshot()
-	t.Logf("total: %d acknowledged, %d failed attempts", len(acked), fails)
-	checkAcked(t, c, acked)
+	l.finish()
 }
 
 // The embedded API stops answering on the active host (its own loopback
@@ -105,27 +71,15 @@ func TestExecServiceCrash(t *testing.T) {
 // fails and a hands over to b at once.
 func TestEmbeddedAPIFailure(t *testing.T) {
 	cl := newCluster(t)
-	cl.start(cl.a)
-	cl.waitActive(cl.a, 20*time.Second)
-	cl.start(cl.b)
-	c := cl.client()
-	createCollection(t, c)
-	w, stopWriter := startWriter(t, c)
-	w.waitProgress(t, 20, 20*time.Second)
-	cl.waitPeerReady(cl.a)
-
-	t.Log("fault: a's own API check rejected")
-	rule := []string{"INPUT", "-i", "lo", "-p", "tcp", "--dport", "19530", "-j", "REJECT", "--reject-with", "tcp-reset"}
-	if out, err := cl.a.Run(t.Context(), "iptables", append([]string{"-I"}, rule...)...); err != nil {
-		t.Fatalf("iptables: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _, _ = cl.a.Run(context.Background(), "iptables", append([]string{"-D"}, rule...)...) })
-	cl.waitActive(cl.b, 20*time.Second)
-	w.waitProgress(t, 20, 20*time.Second)
+	cl.configure(cl.embeddedConfig)
+	l := cl.failoverFromA(func() {
+		t.Log("fault: a's own API check rejected")
+		rule := []string{"INPUT", "-i", "lo", "-p", "tcp", "--dport", "19530", "-j", "REJECT", "--reject-with", "tcp-reset"}
+		if out, err := cl.a.Run(t.Context(), "iptables", append([]string{"-I"}, rule...)...); err != nil {
+			t.Fatalf("iptables: %v: %s", err, out)
+		}
+		t.Cleanup(func() { _, _ = cl.a.Run(context.Background(), "iptables", append([]string{"-D"}, rule...)...) })
+	})
 	cl.assertHandedOver(cl.a, "service")
-
-	stopWriter()
-	acked, fails := w.snapshot()
-	t.Logf("total: %d acknowledged, %d failed attempts", len(acked), fails)
-	checkAcked(t, c, acked)
+	l.finish()
 }

@@ -1,60 +1,21 @@
 package ha
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/milvus-ha/milvus-ha/internal/netlab"
 )
 
-// vrrpStatus is the part of a keeper's status this test reads.
-type vrrpStatus struct {
-	State  string `json:"state"`
-	Active bool   `json:"active"`
-	Role   string `json:"role"`
-	Master string `json:"master"`
-}
-
-func (cl *cluster) vrrpStatus(h *netlab.Host) (vrrpStatus, error) {
-	ctx, cancel := context.WithTimeout(cl.t.Context(), 3*time.Second)
-	defer cancel()
-	var st vrrpStatus
-	out, err := h.Run(ctx, binary, "status", "--api", apiAddr)
-	if err != nil {
-		return st, err
-	}
-	return st, json.Unmarshal(out, &st)
-}
-
-// stopping: the node left MASTER but still runs its service (the lease
-// goes once the stop is confirmed).
-func (st vrrpStatus) stopping() bool { return !st.Active && st.Role == "primary" }
-
-// slowStopConfig writes h's config with an exec service that takes about
+// slowStopConfig is h's config with an exec service that takes about
 // three seconds to stop after SIGTERM, like a server flushing on shutdown.
-func (cl *cluster) slowStopConfig(h *netlab.Host) string {
-	path := filepath.Join(cl.dir, h.Name()+"-slowstop.yaml")
-	text := fmt.Sprintf(`node: %s
-interface: eth0
-vip: %s/24
-vrid: 51
-priority: %d
-advert_interval: %s
-data_dir: %s
-service:
-  exec:
-    command: [sh, -c, "trap 'sleep 3; exit 0' TERM; while :; do sleep 1 & wait $!; done"]
-api: {listen: "%s"}
-`, h.Name(), vip, cl.prio(h), advert, filepath.Join(cl.dir, "data"), apiAddr)
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		cl.t.Fatal(err)
+func (cl *cluster) slowStopConfig(h *netlab.Host) keeperConfig {
+	return keeperConfig{
+		kind:    "slowstop",
+		dataDir: cl.data[h],
+		service: execService("", "sh", "-c", "trap 'sleep 3; exit 0' TERM; while :; do sleep 1 & wait $!; done"),
 	}
-	return path
 }
 
 // Preemption while the old master's service takes seconds to stop: the
@@ -68,19 +29,19 @@ api: {listen: "%s"}
 // acted on a backlog of stale adverts.
 func TestHandoverKeepsVRRPRunning(t *testing.T) {
 	cl := newCluster(t)
-	confs := map[*netlab.Host]string{cl.a: cl.slowStopConfig(cl.a), cl.b: cl.slowStopConfig(cl.b)}
-	cl.startConfig(cl.b, confs[cl.b])
+	cl.configure(cl.slowStopConfig)
+	cl.start(cl.b)
 	cl.waitActive(cl.b, 20*time.Second)
 
 	a := cl.a.Addr().Addr().String()
 	for round := range 2 {
-		cl.startConfig(cl.a, confs[cl.a]) // priority 150, preempts b
+		cl.start(cl.a) // priority 150, preempts b
 		stopping, heard := 0, 0
 		var last string
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			sb, errB := cl.vrrpStatus(cl.b)
-			sa, errA := cl.vrrpStatus(cl.a)
+			sb, errB := cl.status(cl.b)
+			sa, errA := cl.status(cl.a)
 			if errB == nil && sb.stopping() {
 				stopping++
 				if sb.State == "BACKUP" && sb.Master == a {

@@ -60,7 +60,11 @@ type cluster struct {
 	lab     *netlab.Lab
 	a, b, c *netlab.Host
 	dir     string
-	procs   map[*netlab.Host]*netlab.Process
+	// data is where each keeper (and its server) finds the shared
+	// directory: the same path on both, unless a test mounts it per host.
+	data  map[*netlab.Host]string
+	conf  map[*netlab.Host]string // each keeper's config file, from configure
+	procs map[*netlab.Host]*netlab.Process
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -71,62 +75,96 @@ func newCluster(t *testing.T) *cluster {
 		b:     lab.AddHostT(t, "b", "198.18.0.2/24"),
 		c:     lab.AddHostT(t, "c", "198.18.0.3/24"),
 		dir:   t.TempDir(),
+		conf:  map[*netlab.Host]string{},
 		procs: map[*netlab.Host]*netlab.Process{},
 	}
-	if err := os.MkdirAll(filepath.Join(cl.dir, "data"), 0o755); err != nil {
+	shared := filepath.Join(cl.dir, "data")
+	if err := os.MkdirAll(shared, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	cl.data = map[*netlab.Host]string{cl.a: shared, cl.b: shared}
 	return cl
 }
 
-func (cl *cluster) config(h *netlab.Host, prio int) string {
-	path := filepath.Join(cl.dir, h.Name()+".yaml")
-	text := fmt.Sprintf(`node: %s
-interface: eth0
-vip: %s/24
-vrid: 51
-priority: %d
-advert_interval: %s
-preempt: true
-data_dir: %s
-service:
-  embedded: {listen: ":19530", health_listen: ":9091"}
-api: {listen: "%s"}
-`, h.Name(), vip, prio, advert, filepath.Join(cl.dir, "data"), apiAddr)
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		cl.t.Fatal(err)
-	}
-	return path
-}
-
-func (cl *cluster) start(h *netlab.Host) {
-	t := cl.t
-	prio := 150
+// prio is the priority of h in every test pair: a preferred.
+func (cl *cluster) prio(h *netlab.Host) int {
 	if h == cl.b {
-		prio = 100
+		return 100
 	}
-	conf := cl.config(h, prio)
-	cl.procs[h] = h.StartT(t, "keeper", h.Command(binary, "run", "--config", conf), conf+".log")
+	return 150
 }
 
+// start starts h's keeper with the config configure wrote.
+func (cl *cluster) start(h *netlab.Host) {
+	conf := cl.conf[h]
+	if conf == "" {
+		cl.t.Fatalf("no config for %s's keeper: configure first", h.Name())
+	}
+	cl.procs[h] = h.StartT(cl.t, "keeper", h.Command(binary, "run", "--config", conf), conf+".log")
+}
+
+// startPair starts a's keeper, waits until a is active, then starts b's.
+func (cl *cluster) startPair() {
+	cl.start(cl.a)
+	cl.waitActive(cl.a, 30*time.Second)
+	cl.start(cl.b)
+}
+
+// nodeStatus is the summary of a keeper's status.
 type nodeStatus struct {
 	Node    string `json:"node"`
 	State   string `json:"state"`
 	Active  bool   `json:"active"`
 	Role    string `json:"role"`
 	Blocked string `json:"blocked"`
+	Master  string `json:"master"`
+}
+
+// stopping: the node left MASTER but still runs its service (the lease
+// goes once the stop is confirmed).
+func (st nodeStatus) stopping() bool { return !st.Active && st.Role == "primary" }
+
+// keeperStatus is the part of a keeper's status these tests read.
+type keeperStatus struct {
+	nodeStatus
+	Hold   string `json:"hold"`
+	Events []struct {
+		Kind   string `json:"kind"`
+		Detail string `json:"detail"`
+	} `json:"events"`
+	Peer struct {
+		Ready bool   `json:"ready"`
+		Why   string `json:"why"`
+	} `json:"peer"`
+	Checks []struct {
+		Name, State, Detail string
+		Running             bool
+	} `json:"checks"`
 }
 
 // status asks h's keeper for its status through the CLI, inside h.
-func (cl *cluster) status(h *netlab.Host) (nodeStatus, error) {
+func (cl *cluster) status(h *netlab.Host) (keeperStatus, error) {
 	ctx, cancel := context.WithTimeout(cl.t.Context(), 3*time.Second)
 	defer cancel()
+	var st keeperStatus
 	out, err := h.Run(ctx, binary, "status", "--api", apiAddr)
-	var st nodeStatus
 	if err != nil {
-		return st, fmt.Errorf("%v: %s", err, out)
+		return st, fmt.Errorf("status of %s: %w: %s", h.Name(), err, out)
 	}
-	return st, json.Unmarshal(out, &st)
+	if err := json.Unmarshal(out, &st); err != nil {
+		return st, fmt.Errorf("status of %s: %w: %s", h.Name(), err, out)
+	}
+	return st, nil
+}
+
+// keeperStatus is h's keeper's status; the test fails where there is none.
+func (cl *cluster) keeperStatus(h *netlab.Host) keeperStatus {
+	cl.t.Helper()
+	st, err := cl.status(h)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	return st
 }
 
 func (cl *cluster) control(h *netlab.Host, verb string) {
@@ -153,7 +191,7 @@ func (cl *cluster) waitActive(h *netlab.Host, within time.Duration) {
 				return
 			}
 		}
-		last = fmt.Sprintf("%+v %v", st, err)
+		last = fmt.Sprintf("%+v %v", st.nodeStatus, err)
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("%s not active within %v (last status: %s)", h.Name(), within, last)
@@ -241,14 +279,10 @@ func (w *writer) snapshot() (acked []int64, fails int) {
 func (w *writer) waitProgress(t *testing.T, n int, within time.Duration) {
 	t.Helper()
 	a0, _ := w.snapshot()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if a, _ := w.snapshot(); len(a) >= len(a0)+n {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("writes did not resume within %v", within)
+	waitFor(t, within, fmt.Sprintf("%d more acknowledged writes", n), func() bool {
+		a, _ := w.snapshot()
+		return len(a) >= len(a0)+n
+	})
 }
 
 // checkAcked asserts every acknowledged key is readable through the VIP.
@@ -289,70 +323,97 @@ func checkAcked(t *testing.T, c *milvusclient.Client, acked []int64) {
 	t.Logf("all %d acknowledged writes present", len(acked))
 }
 
+// load is a writer through the VIP, from the client host, into the test
+// collection, and the checks that no acknowledged write is lost.
+type load struct {
+	cl   *cluster
+	c    *milvusclient.Client
+	w    *writer
+	stop func() // stops the writer and waits for it
+}
+
+// startLoad connects to the VIP, creates and loads the test collection,
+// and writes into it until finish or the end of the test; it returns once
+// the first writes are acknowledged.
+func (cl *cluster) startLoad() *load {
+	t := cl.t
+	t.Helper()
+	c := cl.client()
+	createCollection(t, c)
+	wctx, cancel := context.WithCancel(t.Context())
+	w := &writer{}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.run(wctx, c) }()
+	stop := func() { cancel(); wg.Wait() }
+	t.Cleanup(stop)
+	w.waitProgress(t, 20, 20*time.Second)
+	return &load{cl: cl, c: c, w: w, stop: stop}
+}
+
+// step logs and applies a fault, waits until owner is active and writes
+// go on, and checks that every acknowledged write is present.
+func (l *load) step(name string, fault func(), owner *netlab.Host) {
+	t := l.cl.t
+	t.Helper()
+	t.Logf("fault: %s", name)
+	fault()
+	l.cl.waitActive(owner, 30*time.Second)
+	l.w.waitProgress(t, 20, 30*time.Second)
+	l.check("after " + name)
+}
+
+// check asserts that every write acknowledged so far is readable.
+func (l *load) check(when string) {
+	l.cl.t.Helper()
+	acked, fails := l.w.snapshot()
+	l.cl.t.Logf("%s: %d acknowledged, %d failed attempts", when, len(acked), fails)
+	checkAcked(l.cl.t, l.c, acked)
+}
+
+// finish stops the writer and checks every acknowledged write.
+func (l *load) finish() {
+	l.cl.t.Helper()
+	l.stop()
+	l.check("total")
+}
+
 // One pair, a writer through the VIP, and a sequence of faults: host loss,
 // failback, keeper kill -9, a planned switchover, pause/resume, and a cut
 // between the two hosts with storage reachable. After each: every
 // acknowledged write is present.
 func TestKeeperFailover(t *testing.T) {
 	cl := newCluster(t)
-	cl.start(cl.a)
-	cl.waitActive(cl.a, 20*time.Second)
-	cl.start(cl.b)
+	cl.configure(cl.embeddedConfig)
+	cl.startPair()
 	time.Sleep(time.Second) // b opens its warm standby
+	l := cl.startLoad()
 
-	c := cl.client()
-	ctx := t.Context()
-	createCollection(t, c)
-	wctx, stop := context.WithCancel(ctx)
-	w := &writer{}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); w.run(wctx, c) }()
-	defer func() { stop(); wg.Wait() }()
-	w.waitProgress(t, 20, 10*time.Second)
-
-	step := func(name string, fault func(), owner *netlab.Host) {
-		t.Logf("fault: %s", name)
-		fault()
-		cl.waitActive(owner, 20*time.Second)
-		w.waitProgress(t, 20, 20*time.Second)
-		acked, fails := w.snapshot()
-		t.Logf("after %s: %d acknowledged, %d failed attempts", name, len(acked), fails)
-		checkAcked(t, c, acked)
-	}
-
-	step("host loss of a", func() { must(t, cl.a.LinkDown()) }, cl.b)
-	step("a back (failback, preempt)", func() { must(t, cl.a.LinkUp()) }, cl.a)
-	step("keeper on a killed", func() { must(t, cl.procs[cl.a].Kill()) }, cl.b)
-	step("keeper on a restarted (failback)", func() { cl.start(cl.a) }, cl.a)
-	step("planned switchover a -> b", func() { cl.control(cl.a, "switchover") }, cl.b)
-	step("resume a (failback)", func() { cl.control(cl.a, "resume") }, cl.a)
+	l.step("host loss of a", func() { must(t, cl.a.LinkDown()) }, cl.b)
+	l.step("a back (failback, preempt)", func() { must(t, cl.a.LinkUp()) }, cl.a)
+	l.step("keeper on a killed", func() { must(t, cl.procs[cl.a].Kill()) }, cl.b)
+	l.step("keeper on a restarted (failback)", func() { cl.start(cl.a) }, cl.a)
+	l.step("planned switchover a -> b", func() { cl.control(cl.a, "switchover") }, cl.b)
+	l.step("resume a (failback)", func() { cl.control(cl.a, "resume") }, cl.a)
 
 	// Cut between a and b only; storage stays reachable. b must not take
 	// over: a's heartbeat still moves on the shared storage.
 	t.Log("fault: network cut between a and b")
 	must(t, cl.lab.Cut(cl.a, cl.b))
 	time.Sleep(3 * time.Second)
-	sb, err := cl.status(cl.b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sb := cl.keeperStatus(cl.b)
 	if sb.Active {
-		t.Fatalf("b became active while a's heartbeat moves: %+v", sb)
+		t.Fatalf("b became active while a's heartbeat moves: %+v", sb.nodeStatus)
 	}
 	sa, err := cl.status(cl.a)
 	if err != nil || !sa.Active {
-		t.Fatalf("a not active during the cut: %+v %v", sa, err)
+		t.Fatalf("a not active during the cut: %+v %v", sa.nodeStatus, err)
 	}
 	t.Logf("b during the cut: state %s, blocked %q", sb.State, sb.Blocked)
-	w.waitProgress(t, 20, 10*time.Second)
+	l.w.waitProgress(t, 20, 10*time.Second)
 	must(t, cl.lab.Heal(cl.a, cl.b))
 
-	stop()
-	wg.Wait()
-	acked, fails := w.snapshot()
-	t.Logf("total: %d acknowledged, %d failed attempts", len(acked), fails)
-	checkAcked(t, c, acked)
+	l.finish()
 }
 
 func netipMust(s string) netip.Addr { return netip.MustParseAddr(s) }

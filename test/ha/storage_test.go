@@ -114,64 +114,31 @@ func mountFusectl(t *testing.T, dir string) string {
 	return p
 }
 
-// embeddedConfig writes h's config for the embedded service on dataDir.
-func (cl *cluster) embeddedConfig(h *netlab.Host, dataDir string) string {
-	path := filepath.Join(cl.dir, h.Name()+"-embedded.yaml")
-	text := fmt.Sprintf(`node: %s
-interface: eth0
-vip: %s/24
-vrid: 51
-priority: %d
-advert_interval: %s
-data_dir: %s
-service:
-  embedded: {listen: ":19530", health_listen: ":9091"}
-api: {listen: "%s"}
-`, h.Name(), vip, cl.prio(h), advert, dataDir, apiAddr)
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		cl.t.Fatal(err)
-	}
-	return path
-}
-
 // The active host loses the shared storage: it steps down (its lease runs
 // out, the VIP goes), b takes over, and every acknowledged write is there.
 func TestStorageLoss(t *testing.T) {
 	for _, kind := range []string{"embedded", "exec"} {
 		t.Run(kind, func(t *testing.T) {
 			cl := newCluster(t)
-			shared := filepath.Join(cl.dir, "data")
 			ctl := mountFusectl(t, cl.dir)
 			mounts := map[*netlab.Host]*hostMount{}
 			for _, h := range []*netlab.Host{cl.a, cl.b} {
-				mounts[h] = mountShared(t, shared, filepath.Join(cl.dir, "mnt-"+h.Name()), ctl)
+				mounts[h] = mountShared(t, cl.data[h], filepath.Join(cl.dir, "mnt-"+h.Name()), ctl)
+				cl.data[h] = mounts[h].dir
 			}
-			conf := func(h *netlab.Host) string {
-				if kind == "exec" {
-					return cl.execConfig(h, mounts[h].dir, "")
-				}
-				return cl.embeddedConfig(h, mounts[h].dir)
+			if kind == "exec" {
+				cl.configure(cl.execConfig)
+			} else {
+				cl.configure(cl.embeddedConfig)
 			}
-			cl.startConfig(cl.a, conf(cl.a))
-			cl.waitActive(cl.a, 30*time.Second)
-			cl.startConfig(cl.b, conf(cl.b))
-			c := cl.client()
-			createCollection(t, c)
-			w, stopWriter := startWriter(t, c)
-			w.waitProgress(t, 20, 20*time.Second)
-			cl.waitPeerReady(cl.a)
-
-			t.Log("fault: a loses the shared storage")
-			mounts[cl.a].abort(t)
-			cl.waitActive(cl.b, 30*time.Second)
-			w.waitProgress(t, 20, 30*time.Second)
+			l := cl.failoverFromA(func() {
+				t.Log("fault: a loses the shared storage")
+				mounts[cl.a].abort(t)
+			})
 			if st := cl.keeperStatus(cl.a); st.Active {
 				t.Fatalf("a still active without storage: %+v", st.nodeStatus)
 			}
-			stopWriter()
-			acked, fails := w.snapshot()
-			t.Logf("total: %d acknowledged, %d failed attempts", len(acked), fails)
-			checkAcked(t, c, acked)
+			l.finish()
 		})
 	}
 }

@@ -43,12 +43,11 @@ func needSystemd(t *testing.T) {
 type systemdServers map[*netlab.Host]string
 
 // newSystemdServers writes each host's unit (not started: the keeper
-// starts it) and returns them with the keepers' configs.
-func (cl *cluster) newSystemdServers() (systemdServers, map[*netlab.Host]string) {
+// starts it) and configures the keepers to protect them.
+func (cl *cluster) newSystemdServers() systemdServers {
 	t := cl.t
 	t.Helper()
 	s := systemdServers{}
-	conf := map[*netlab.Host]string{}
 	for _, h := range []*netlab.Host{cl.a, cl.b} {
 		unit := h.NetNS() + ".service"
 		path := filepath.Join("/run/systemd/system", unit)
@@ -56,10 +55,10 @@ func (cl *cluster) newSystemdServers() (systemdServers, map[*netlab.Host]string)
 Description=milvus-ha test/ha server of lab host %s
 
 [Service]
-ExecStart=%q serve --data %q --node-id %s --listen :19530 --health-listen :9091 --lease-timeout 500ms --heartbeat 100ms
+ExecStart=%s
 NetworkNamespacePath=/run/netns/%s
 KillMode=control-group
-`, h.Name(), binary, filepath.Join(cl.dir, "data", "db"), h.Name(), h.NetNS())
+`, h.Name(), strings.Join(quoted(serveCommand(h, filepath.Join(cl.data[h], "db"))), " "), h.NetNS())
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -78,10 +77,13 @@ KillMode=control-group
 			}
 		})
 		s[h] = unit
-		conf[h] = cl.serviceConfig(h, "systemd", fmt.Sprintf(`  systemd: {unit: %s, address: "127.0.0.1:19530"}`, unit))
 	}
 	mustRun(t, "systemctl", "daemon-reload")
-	return s, conf
+	cl.configure(func(h *netlab.Host) keeperConfig {
+		return keeperConfig{kind: "systemd", dataDir: cl.data[h],
+			service: fmt.Sprintf("  systemd: {unit: %s, address: %q}", s[h], serviceAddr)}
+	})
+	return s
 }
 
 func (s systemdServers) startStray(t *testing.T, h *netlab.Host) {
@@ -103,6 +105,5 @@ func (s systemdServers) pid(t *testing.T, h *netlab.Host) int {
 func TestSystemdFailover(t *testing.T) {
 	needSystemd(t)
 	cl := newCluster(t)
-	srv, conf := cl.newSystemdServers()
-	cl.managedFailover(srv, conf)
+	cl.managedFailover(cl.newSystemdServers())
 }
