@@ -61,10 +61,11 @@
 // serving; a backup whose node checks fail is held out. A node whose
 // service failed (it handed over for a failed service check, or the
 // service did not start when it tried to take over) stays out for a
-// minute while the peer is up, so that with preemption it does not pull
-// the service back and forth; with the peer down it may try at once. A VRRP backup
-// sends nothing, so readiness comes from a standby beacon each keeper
-// rewrites in the shared directory while it could take over (STANDBY-<node>).
+// minute while the peer lives (its beacon moves), so that with preemption
+// it does not pull the service back and forth; with the peer dead it may
+// try at once. A VRRP backup sends nothing, so readiness comes from a
+// standby beacon each keeper rewrites in the shared directory while it
+// could take over (STANDBY-<node>).
 //
 // # Watchdog
 //

@@ -352,8 +352,8 @@ func (k *Keeper) evaluate(ctx context.Context) {
 	now := time.Now()
 	k.mu.Lock()
 	ready, _ := k.peers.ready(now)
-	up := k.peerErr == "" && k.peers.up(now)
-	v := k.policy.decide(now, checkView{Active: k.active, Paused: k.paused, PeerReady: ready, PeerUp: up, Failing: k.failingLocked()})
+	alive := k.peerErr == "" && k.peers.alive(now)
+	v := k.policy.decide(now, checkView{Active: k.active, Paused: k.paused, PeerReady: ready, PeerAlive: alive, Failing: k.failingLocked()})
 	was, whyWas := k.checkHold, k.checkWhy
 	k.checkHold, k.checkWhy = v.Inhibit, v.Reason
 	active := k.active

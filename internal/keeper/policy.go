@@ -24,10 +24,11 @@ type checkView struct {
 	Active    bool // this node serves (past the gate, not yet left MASTER)
 	Paused    bool // maintenance: no automatic transitions
 	PeerReady bool // a standby is ready to take over (its beacon moves)
-	// PeerUp: the peer serves or could (a ready standby, or active); a
-	// service hold lasts only while it does.
-	PeerUp  bool
-	Failing []failure
+	// PeerAlive: the peer's beacon moves, whatever it says; a service hold
+	// lasts only while it does (so not while the peer steps down or takes
+	// over, which would make the hold come and go).
+	PeerAlive bool
+	Failing   []failure
 }
 
 // checkVerdict is what checkPolicy decided.
@@ -49,10 +50,10 @@ type checkVerdict struct {
 // A backup whose node checks fail is held out so that it never takes over
 // in that state. After its service failed here (it handed over for a
 // failed service check, or the service did not start when it tried to
-// take over), the node stays out for serviceHold while the peer is up, so
+// take over), the node stays out for serviceHold while the peer lives, so
 // a preempting node whose service keeps failing does not pull the VIP back
 // and forth, each time stopping and restarting the peer's service; with
-// the peer down it may try again at once.
+// the peer dead it may try again at once.
 type checkPolicy struct {
 	serviceHold time.Duration
 	holdUntil   time.Time
@@ -99,8 +100,8 @@ func (p *checkPolicy) decide(now time.Time, v checkView) checkVerdict {
 	if len(node) > 0 {
 		return checkVerdict{Inhibit: true, Reason: describeFailures(node)}
 	}
-	if now.Before(p.holdUntil) && v.PeerUp {
-		return checkVerdict{Inhibit: true, Reason: fmt.Sprintf("%s; staying out for %v while the peer serves", p.holdWhy, p.holdUntil.Sub(now).Round(time.Second))}
+	if now.Before(p.holdUntil) && v.PeerAlive {
+		return checkVerdict{Inhibit: true, Reason: fmt.Sprintf("%s; staying out for %v while the peer lives", p.holdWhy, p.holdUntil.Sub(now).Round(time.Second))}
 	}
 	return checkVerdict{}
 }
@@ -149,13 +150,16 @@ func (w *peerWatch) ready(now time.Time) (bool, string) {
 	return true, ""
 }
 
+// alive says whether the peer's beacon moved recently.
+func (w *peerWatch) alive(now time.Time) bool { return w.moved && now.Sub(w.changed) <= w.stale }
+
 // up says whether the peer, seen recently, serves or could: a ready
 // standby, or active (taking over, or serving).
 func (w *peerWatch) up(now time.Time) bool {
 	if ready, _ := w.ready(now); ready {
 		return true
 	}
-	return w.moved && now.Sub(w.changed) <= w.stale && (w.last.Why == beaconActive || w.last.Why == beaconServing)
+	return w.alive(now) && (w.last.Why == beaconActive || w.last.Why == beaconServing)
 }
 
 // lastSeen is when the peer's beacon last changed (zero if never).

@@ -45,15 +45,15 @@ func TestCheckPolicy(t *testing.T) {
 			{at: time.Second, view: checkView{}},
 		}},
 		{"after a service handover the node stays out for the hold, then rejoins", []step{
-			{view: checkView{Active: true, PeerReady: true, PeerUp: true, Failing: []failure{svc}}, inhibit: true},
+			{view: checkView{Active: true, PeerReady: true, PeerAlive: true, Failing: []failure{svc}}, inhibit: true},
 			// Left MASTER: service checks stopped, nothing failing any more.
-			{at: time.Second, view: checkView{PeerUp: true}, inhibit: true, reason: "service failed here"},
-			{at: 59 * time.Second, view: checkView{PeerUp: true}, inhibit: true},
-			{at: 61 * time.Second, view: checkView{PeerUp: true}},
+			{at: time.Second, view: checkView{PeerAlive: true}, inhibit: true, reason: "service failed here"},
+			{at: 59 * time.Second, view: checkView{PeerAlive: true}, inhibit: true},
+			{at: 61 * time.Second, view: checkView{PeerAlive: true}},
 		}},
-		{"the service hold ends early when the peer goes down", []step{
-			{view: checkView{Active: true, PeerReady: true, PeerUp: true, Failing: []failure{svc}}, inhibit: true},
-			{at: time.Second, view: checkView{PeerUp: true}, inhibit: true},
+		{"the service hold ends early when the peer dies", []step{
+			{view: checkView{Active: true, PeerReady: true, PeerAlive: true, Failing: []failure{svc}}, inhibit: true},
+			{at: time.Second, view: checkView{PeerAlive: true}, inhibit: true},
 			{at: 2 * time.Second, view: checkView{}},
 		}},
 		{"a node-check handover holds only while the check fails", []step{
@@ -76,18 +76,18 @@ func TestCheckPolicy(t *testing.T) {
 }
 
 // A service that did not start when the node tried to take over holds the
-// node out like a failed service check, while the peer is up.
+// node out like a failed service check, while the peer lives.
 func TestServiceStartFailureHolds(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	p := checkPolicy{serviceHold: time.Minute}
 	p.serviceFailed(t0, "did not start: exit 1")
-	if v := p.decide(t0.Add(time.Second), checkView{PeerUp: true}); !v.Inhibit || !strings.Contains(v.Reason, "did not start") {
-		t.Fatalf("after a failed start, peer up: %+v, want held out", v)
+	if v := p.decide(t0.Add(time.Second), checkView{PeerAlive: true}); !v.Inhibit || !strings.Contains(v.Reason, "did not start") {
+		t.Fatalf("after a failed start, peer alive: %+v, want held out", v)
 	}
 	if v := p.decide(t0.Add(time.Second), checkView{}); v.Inhibit {
-		t.Fatalf("after a failed start, peer down: %+v, want free to try", v)
+		t.Fatalf("after a failed start, peer dead: %+v, want free to try", v)
 	}
-	if v := p.decide(t0.Add(2*time.Minute), checkView{PeerUp: true}); v.Inhibit {
+	if v := p.decide(t0.Add(2*time.Minute), checkView{PeerAlive: true}); v.Inhibit {
 		t.Fatalf("after the hold: %+v", v)
 	}
 }
