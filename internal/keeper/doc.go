@@ -58,7 +58,10 @@
 // track_script. Weight-0 checks go through checkPolicy: on the active node
 // a failure hands over at once (inhibit: priority-0 adverts, then the
 // usual step-down) when the peer is a ready standby, and otherwise keeps
-// serving; a backup whose node checks fail is held out. A node whose
+// serving; a backup whose node checks fail is held out, and so is one that
+// could not take over now (its standby is not ready, or it cannot write
+// to the shared storage) until it is healthy again: preempting would only
+// stop the peer's service each time its own gate refused. A node whose
 // service failed (it handed over for a failed service check, or the
 // service did not start when it tried to take over) stays out for a
 // minute while the peer lives (its beacon moves), so that with preemption

@@ -297,6 +297,8 @@ func (x *external) standbyReady() error {
 		return errors.New("a stop of the service is not confirmed")
 	case x.running:
 		return errors.New("the service runs here")
+	case x.observeErr != nil:
+		return fmt.Errorf("cannot read the lease: %w", x.observeErr)
 	}
 	return nil
 }

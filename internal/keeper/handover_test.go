@@ -134,3 +134,30 @@ func TestHandOverNeedsThePeer(t *testing.T) {
 		t.Fatalf("handOver called %d times with no peer", svc.handOvers)
 	}
 }
+
+// A backup that cannot write to the shared storage is held out until it
+// can again: preempting would only stop the peer's service each time its
+// own gate refused (test/ha TestStorageLoss).
+func TestBackupHeldOutWhileStorageFails(t *testing.T) {
+	k, sp := testKeeper(t, "")
+	dir := t.TempDir()
+	k.cfg.Keeper.DataDir = dir
+	good := k.beacon
+	bad, err := openBeacon(dir, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.close() // writes fail from now on
+	k.beacon = bad
+	k.writeBeacon()
+	k.evaluate(t.Context())
+	if !sp.inhibits[reasonChecks] {
+		t.Fatalf("backup with failing storage not held out: %+v (hold %q)", sp.inhibits, k.checkWhy)
+	}
+	k.beacon = good
+	k.writeBeacon()
+	k.evaluate(t.Context())
+	if sp.inhibits[reasonChecks] {
+		t.Fatalf("backup still held out once its storage works: %q", k.checkWhy)
+	}
+}

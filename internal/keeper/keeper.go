@@ -58,6 +58,7 @@ type Keeper struct {
 	checkWhy     string // the policy's last reason
 	peers        peerWatch
 	peerErr      string
+	beaconErr    error // the last write of this node's beacon
 	wd           *watchdog
 	wdPets       uint64
 	stopServices context.CancelFunc // stops the service checks
@@ -339,9 +340,32 @@ func (k *Keeper) writeBeacon() {
 			why = err.Error()
 		}
 	}
-	if err := k.beacon.write(why == "", why); err != nil {
+	err := k.beacon.write(why == "", why)
+	if err != nil {
 		k.log.Warn("standby beacon not written", "err", err)
 	}
+	k.mu.Lock()
+	k.beaconErr = err
+	k.mu.Unlock()
+}
+
+// standbyFailure is why this node, a backup, could not take over now (its
+// standby is not ready, or it cannot write to the shared storage), as a
+// node failure that holds it out (checkPolicy) until it is healthy again:
+// a node that cannot serve must not preempt, which would only stop the
+// peer's service each time its gate refuses. Nil while active, taking
+// over or stepping down. k.mu held; ready is svc.standbyReady().
+func (k *Keeper) standbyFailureLocked(ready error) *failure {
+	if k.active || k.activating || k.leaving {
+		return nil
+	}
+	if ready == nil && k.beaconErr != nil {
+		ready = fmt.Errorf("shared storage not writable: %w", k.beaconErr)
+	}
+	if ready == nil {
+		return nil
+	}
+	return &failure{Check: "standby", Detail: ready.Error()}
 }
 
 // evaluate runs the check policy and applies its verdict: the check
@@ -350,10 +374,15 @@ func (k *Keeper) evaluate(ctx context.Context) {
 	k.evalMu.Lock()
 	defer k.evalMu.Unlock()
 	now := time.Now()
+	standby := k.svc.standbyReady()
 	k.mu.Lock()
 	ready, _ := k.peers.ready(now)
 	alive := k.peerErr == "" && k.peers.alive(now)
-	v := k.policy.decide(now, checkView{Active: k.active, Paused: k.paused, PeerReady: ready, PeerAlive: alive, Failing: k.failingLocked()})
+	failing := k.failingLocked()
+	if f := k.standbyFailureLocked(standby); f != nil {
+		failing = append(failing, *f)
+	}
+	v := k.policy.decide(now, checkView{Active: k.active, Paused: k.paused, PeerReady: ready, PeerAlive: alive, Failing: failing})
 	was, whyWas := k.checkHold, k.checkWhy
 	k.checkHold, k.checkWhy = v.Inhibit, v.Reason
 	active := k.active
