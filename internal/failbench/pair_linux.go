@@ -201,19 +201,46 @@ func (p *pair) waitReady(ctx context.Context, h *netlab.Host, within time.Durati
 	}
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
-	o := p.other(h)
-	var last string
 	for {
-		st, err := p.status(ctx, o)
-		hs, herr := p.status(ctx, h)
-		// After a switchover the node is held out (FAULT) until resume.
-		if err == nil && herr == nil && !st.Active && (p.exec || st.Role == "standby") && hs.Active && hs.Peer.Ready {
+		ok, last := p.readyNow(ctx, h)
+		if ok {
 			return nil
 		}
-		last = fmt.Sprintf("%s: state %s role %s blocked %q err %v; %s sees peer ready %v (%s) err %v",
-			o.Name(), st.State, st.Role, st.Blocked, err, h.Name(), hs.Peer.Ready, hs.Peer.Why, herr)
 		if err := sleep(ctx, 20*time.Millisecond); err != nil {
-			return fmt.Errorf("failbench: %s not a ready standby (last: %s): %w", o.Name(), last, err)
+			return fmt.Errorf("failbench: %s not a ready standby (last: %s): %w", p.other(h).Name(), last, err)
+		}
+	}
+}
+
+// readyNow says whether h is active and sees the other keeper as a ready
+// standby, and if not, what the two said.
+func (p *pair) readyNow(ctx context.Context, h *netlab.Host) (bool, string) {
+	o := p.other(h)
+	st, err := p.status(ctx, o)
+	hs, herr := p.status(ctx, h)
+	// After a switchover the node is held out (FAULT) until resume.
+	if err == nil && herr == nil && !st.Active && (p.exec || st.Role == "standby") && hs.Active && hs.Peer.Ready {
+		return true, ""
+	}
+	return false, fmt.Sprintf("%s: state %s role %s blocked %q err %v; %s: active %v, sees peer ready %v (%s) err %v",
+		o.Name(), st.State, st.Role, st.Blocked, err, h.Name(), hs.Active, hs.Peer.Ready, hs.Peer.Why, herr)
+}
+
+// waitEitherReady waits until one keeper is active and sees the other as
+// a ready standby.
+func (p *pair) waitEitherReady(ctx context.Context, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	var last string
+	for {
+		for _, h := range []*netlab.Host{p.a, p.b} {
+			var ok bool
+			if ok, last = p.readyNow(ctx, h); ok {
+				return nil
+			}
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return fmt.Errorf("failbench: no active keeper with a ready standby (last: %s): %w", last, err)
 		}
 	}
 }

@@ -385,10 +385,10 @@ func (m *meter) execRep(ctx context.Context, px *pair, i int) error {
 	if err := px.start(from); err != nil {
 		return err
 	}
-	if m.o.ExecPreempt {
-		return px.waitReady(ctx, px.a, time.Minute)
-	}
-	return px.waitReady(ctx, to, time.Minute)
+	// Usually to serves now (a preempts back with ExecPreempt), but on a
+	// loaded machine a keeper may lose its lease and hand over again: the
+	// next repetition crashes whichever node is active.
+	return px.waitEitherReady(ctx, time.Minute)
 }
 
 // watchFailback checks that from, whose service just crashed, does not
