@@ -110,7 +110,10 @@ func needDocker(t *testing.T) {
 }
 
 // buildImage builds an image from a Dockerfile and files (name in the
-// context → path here) and removes it, by id, when the test ends.
+// context → path here) and removes it when the test ends, by its per-run
+// tag: identical builds (the same binary, another run at the same time)
+// share one id, which the engine refuses to remove while other tags name
+// it; untagging deletes the image once the last tag is gone.
 func buildImage(t *testing.T, tag, dockerfile string, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -130,7 +133,7 @@ func buildImage(t *testing.T, tag, dockerfile string, files map[string]string) s
 	}
 	id := strings.TrimSpace(string(b))
 	t.Cleanup(func() {
-		if _, err := runTool(context.Background(), "docker", "image", "rm", id); err != nil {
+		if _, err := runTool(context.Background(), "docker", "image", "rm", tag); err != nil {
 			t.Errorf("remove image %s: %v", tag, err)
 		}
 	})
@@ -229,11 +232,32 @@ func (cl *cluster) newDockerServers(serviceImage, holdImage string) dockerServer
 		removeContainer(t, service)
 		d[h] = service
 	}
+	// Registered after the removals, so it runs before them.
+	t.Cleanup(func() { d.logOnFailure(t) })
 	cl.configure(func(h *netlab.Host) keeperConfig {
 		return keeperConfig{kind: "docker", dataDir: cl.data[h],
 			service: fmt.Sprintf("  docker: {container: %s, address: %q}", h.NetNS(), serviceAddr)}
 	})
 	return d
+}
+
+// logOnFailure logs each service container's output (of all its runs,
+// with timestamps) when the test failed: the keeper's log only has the
+// exit code of a container that ended, not why.
+func (d dockerServers) logOnFailure(t *testing.T) {
+	if !t.Failed() {
+		return
+	}
+	for h, id := range d {
+		// The server logs to standard error, which docker logs replays
+		// on its own.
+		out, err := exec.Command("docker", "logs", "--timestamps", id).CombinedOutput()
+		if err != nil {
+			t.Logf("logs of %s's container: %v: %s", h.Name(), err, out)
+			continue
+		}
+		t.Logf("logs of %s's container (all runs):\n%s", h.Name(), out)
+	}
 }
 
 func (d dockerServers) startStray(t *testing.T, h *netlab.Host) {
