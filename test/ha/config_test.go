@@ -79,9 +79,16 @@ func execService(address string, command ...string) string {
 // serveArgs are the arguments of `milvus-ha serve` for h's server on db,
 // the standalone vector server that the exec, docker and systemd drivers
 // protect (the image's entrypoint is the binary).
+//
+// The served store's lease tolerates a 1.4 s stall (lease - margin -
+// heartbeat), like the failbench recipe's: with 500ms/100ms (300 ms) a
+// freshly started server on a loaded CI host (load 10 on 2 cores) missed
+// its first renewal, was fenced and exited 1 right after passing the
+// keeper's Ready probe. The lease only delays a takeover from a server
+// that died without releasing it; the keepers' own lease is unchanged.
 func serveArgs(h *netlab.Host, db string) []string {
 	return []string{"serve", "--data", db, "--node-id", h.Name(),
-		"--listen", ":19530", "--health-listen", ":9091", "--lease-timeout", "500ms", "--heartbeat", "100ms"}
+		"--listen", ":19530", "--health-listen", ":9091", "--lease-timeout", "2s", "--heartbeat", "200ms"}
 }
 
 // serveCommand is the command line of h's `milvus-ha serve` on db, run
