@@ -114,8 +114,9 @@
 //	1  storage-hang + kill,             TestReproLeftoverVIPWhileStorageHangs   fixed (speaker.New removes leftover
 //	   restart-in-recovery                                                      VIPs; the keeper builds the speaker
 //	                                                                            before it opens the storage)
-//	2  switchover, failback under       none (seen only in mixed cycles)        fixed (milvusapi Options.Drain: the
-//	   combined faults                                                          keeper stops its API at once)
+//	2  switchover, failback under       milvusapi                               fixed (milvusapi Options.Drain: the
+//	   combined faults                  TestServeWithoutDrainDoesNotWaitFor-    keeper stops its API at once)
+//	                                    Clients
 //	3  storage-eio + kill               TestReproStartOnFailingStorageNamesEIO  fixed (vectordb.Open reports a
 //	                                                                            failed stat of the data directory
 //	                                                                            as it is)
