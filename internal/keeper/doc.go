@@ -35,7 +35,11 @@
 // announces it, then says so in its beacon ("serving"). Only then does
 // this node hand the held calls back with an HTTP/2 GOAWAY below them,
 // which gRPC clients retry on their own on a new connection, now to the
-// peer; then the VIP goes and the usual step-down follows. A switchover
+// peer; then the VIP goes and the usual step-down follows. This node
+// waits for that signal at most handoverOverlap (150 ms) after it released
+// the lease, since the peer may add the VIP from then on: the VIP is never
+// on both hosts for longer than the announcement window, even when this
+// node's storage is too slow to show the peer's beacon. A switchover
 // holds and releases the lease before it resigns, so the peer's first
 // attempt succeeds. An external service cannot hold its clients: its
 // step-down is the usual one.

@@ -177,8 +177,9 @@ func (x *external) activate(ctx context.Context) error {
 
 // handOver stops the service and releases the lease while the VIP is
 // still here: the keeper cannot hold an external service's clients, but
-// until the peer serves, their new connections are refused here at once
-// rather than lost on a VIP nobody holds, so they retry at once.
+// until the peer serves (at most handoverOverlap after the release), their
+// new connections are refused here at once rather than lost on a VIP
+// nobody holds, so they retry at once.
 func (x *external) handOver(ctx context.Context) (func(), error) {
 	if err := x.deactivate(ctx); err != nil {
 		return nil, err

@@ -516,7 +516,7 @@ func (k *Keeper) HandOver(ctx context.Context) {
 		k.mu.Unlock()
 		return
 	}
-	waited := k.waitPeerServing(ctx, h.peer)
+	waited := k.waitPeerServing(ctx, h.peer, h.start.Add(h.free+handoverOverlap))
 	h.release()
 	took := time.Since(h.start).Round(time.Millisecond)
 	if waited == nil {
@@ -618,27 +618,52 @@ func (k *Keeper) peerTakesOver() bool {
 const peerReadMax = 50 * time.Millisecond
 
 // Bounds of a planned handover: how long calls in flight may take to
-// finish before the store closes under them, how long this node waits for
-// the peer to serve (an external service's cold start), and how often the
-// peer's beacon is read meanwhile.
+// finish before the store closes under them, how long this node keeps the
+// VIP after it released the lease while it waits for the peer to serve,
+// and how often the peer's beacon is read meanwhile.
+//
+// handoverOverlap bounds the time both hosts may hold the VIP: the peer
+// adds it only once it holds the lease, so waiting at most this long after
+// the release keeps the overlap inside the announcement window (200 ms,
+// checked by test/chaos) even when this node's storage is too slow to show
+// the peer's beacon in time. A peer slower than that to serve (an external
+// service's cold start, a loaded host) finds the VIP gone and the held
+// calls handed back: clients retry a moment early, never at two servers.
 const (
-	handoverDrain = time.Second
-	handoverWait  = 10 * time.Second
-	beaconPoll    = 2 * time.Millisecond
+	handoverDrain   = time.Second
+	handoverOverlap = 150 * time.Millisecond
+	beaconPoll      = 2 * time.Millisecond
 )
 
 // waitPeerServing waits until the peer's beacon, rewritten since from was
 // read, says it serves at the VIP. It gives up when the beacon says the
-// peer no longer takes over, when it stops moving, or after handoverWait.
-func (k *Keeper) waitPeerServing(ctx context.Context, from beacon) error {
-	ctx, cancel := context.WithTimeout(ctx, handoverWait)
+// peer no longer takes over, when it stops moving, or at deadline; a read
+// of the beacon that storage holds past the deadline is not waited for.
+func (k *Keeper) waitPeerServing(ctx context.Context, from beacon, deadline time.Time) error {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	type read struct {
+		b   beacon
+		ok  bool
+		err error
+	}
+	reads := make(chan read, 1)
 	t := time.NewTicker(beaconPoll)
 	defer t.Stop()
 	w := peerWatch{stale: k.peers.stale}
 	w.observe(time.Now(), from, true)
 	for {
-		b, ok, err := readPeerBeacon(k.cfg.Keeper.DataDir, k.cfg.Keeper.Node)
+		go func() {
+			b, ok, err := readPeerBeacon(k.cfg.Keeper.DataDir, k.cfg.Keeper.Node)
+			reads <- read{b, ok, err}
+		}()
+		var r read
+		select {
+		case r = <-reads:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		b, ok, err := r.b, r.ok, r.err
 		now := time.Now()
 		if err == nil {
 			w.observe(now, b, ok)
