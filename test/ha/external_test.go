@@ -172,7 +172,9 @@ func TestExecFailover(t *testing.T) {
 	})
 	l.step("a wakes up (failback)", func() {}, cl.a)
 
-	l.step("planned switchover a -> b", func() { cl.control(cl.a, "switchover") }, cl.b)
+	// As an operator would, once a sees b ready: right after a failback b
+	// may still be stepping down, and a switchover then gets a 409.
+	l.step("planned switchover a -> b", func() { cl.waitPeerReady(cl.a); cl.control(cl.a, "switchover") }, cl.b)
 	l.step("resume a (failback)", func() { cl.control(cl.a, "resume") }, cl.a)
 
 	l.finish()

@@ -393,7 +393,9 @@ func TestKeeperFailover(t *testing.T) {
 	l.step("a back (failback, preempt)", func() { must(t, cl.a.LinkUp()) }, cl.a)
 	l.step("keeper on a killed", func() { must(t, cl.procs[cl.a].Kill()) }, cl.b)
 	l.step("keeper on a restarted (failback)", func() { cl.start(cl.a) }, cl.a)
-	l.step("planned switchover a -> b", func() { cl.control(cl.a, "switchover") }, cl.b)
+	// As an operator would, once a sees b ready: right after a failback b
+	// may still be stepping down, and a switchover then gets a 409.
+	l.step("planned switchover a -> b", func() { cl.waitPeerReady(cl.a); cl.control(cl.a, "switchover") }, cl.b)
 	l.step("resume a (failback)", func() { cl.control(cl.a, "resume") }, cl.a)
 
 	// Cut between a and b only; storage stays reachable. b must not take
