@@ -3,7 +3,6 @@ package milvusapi
 import (
 	"bytes"
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -68,7 +67,7 @@ func (m *connMux) route(c net.Conn) {
 		}
 	}
 	_ = c.SetReadDeadline(time.Time{})
-	pc := &peekedConn{Conn: c, r: io.MultiReader(bytes.NewReader(buf), c)}
+	pc := &peekedConn{Conn: c, head: buf}
 	dst := m.http
 	if isGRPC {
 		dst = m.grpc
@@ -79,12 +78,26 @@ func (m *connMux) route(c net.Conn) {
 }
 
 // peekedConn replays the sniffed bytes before the rest of the stream.
+// Like any net.Conn it may be read from two goroutines at once (grpc-go's
+// reader and a handover's discard after GOAWAY): the lock guards only the
+// replayed bytes, never a blocking read.
 type peekedConn struct {
 	net.Conn
-	r io.Reader
+	mu   sync.Mutex
+	head []byte // sniffed bytes not read yet
 }
 
-func (p *peekedConn) Read(b []byte) (int, error) { return p.r.Read(b) }
+func (p *peekedConn) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	if len(p.head) > 0 {
+		n := copy(b, p.head)
+		p.head = p.head[n:]
+		p.mu.Unlock()
+		return n, nil
+	}
+	p.mu.Unlock()
+	return p.Conn.Read(b)
+}
 
 // chanListener is a net.Listener fed by connMux.
 type chanListener struct {
